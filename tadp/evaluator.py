@@ -1,0 +1,320 @@
+"""The evaluator: the only code that computes delays, feasibility and scores (spec 4-6).
+
+Everything is vectorised over tasks and over a leading batch of slots, so that one call
+judges many (slot, start cache, decision) triples at once (the RL environment's hot
+path). :func:`evaluate_slot` is the readable single-slot form; it also lists every
+broken constraint by name, place and amount. :func:`evaluate_episode` chains the cache
+from slot to slot (C7).
+
+Conventions (spec section 5): shares must lie in [0, 1] up to ``SHARE_TOL``; a share
+of 0 gives an infinite delay; a task completes iff it is served and its delay is at
+most Tmax + ``DEADLINE_TOL``. An infeasible slot (C4, C5 or C6 broken) scores 0, no
+task counts as completed, and its start cache carries over unchanged.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE, Decision
+from tadp.instance import CACHE_TOLERANCE, Cache, Instance
+
+SHARE_TOL = 1e-9  # shares in [0, 1] and pool sums <= 1, absolute
+DEADLINE_TOL = 1e-9  # seconds
+CLAIM_TOL = 1e-6  # a claimed objective must match the evaluator's score this closely
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken constraint: which (paper label), where, and by how much."""
+
+    constraint: str  # "C4", "C5" or "C6"
+    where: str  # e.g. "gateway 1 uplink band", "task 7 bs_share"
+    value: float  # the offending sum, share or cache load
+    limit: float  # what it may not exceed (or fall below)
+    excess: float  # how far outside the limit
+
+    def to_json(self) -> dict:
+        return {"constraint": self.constraint, "where": self.where, "value": self.value,
+                "limit": self.limit, "excess": self.excess}
+
+    def __str__(self) -> str:
+        return f"{self.constraint} {self.where}: {self.value:.9g} vs limit {self.limit:.9g} (by {self.excess:.3g})"
+
+
+class _Static:
+    """Per-instance arrays the hot path needs, computed once per instance."""
+
+    def __init__(self, inst: Instance) -> None:
+        gw = inst.device_gateway
+        self.n = inst.n_devices
+        self.membership = inst.gateway_membership  # (N, G)
+        self.uplink_rate = inst.gateway_band[gw] * inst.device_spectral_eff  # B_g(j) * gamma_j, bit/s at share 1
+        self.bs_rate = inst.edge_band * inst.gateway_spectral_eff[gw]  # B_e * gamma_e_g(j)
+        self.gateway_compute = inst.gateway_compute[gw]  # C_l of g(j)
+        self.size = inst.model_size  # (N, 2)
+        self.work = inst.workload  # (N, 2)
+        self.accuracy = inst.accuracy  # (N, quality, level)
+        self.edge_fetch = inst.model_size / inst.cloud_to_edge_rate  # S / R_c: cloud -> ECaS [D5]
+        self.hop_fetch = inst.model_size / inst.edge_to_gateway_rate  # S / R_e: ECaS -> gateway
+
+
+_STATIC: weakref.WeakKeyDictionary[Instance, _Static] = weakref.WeakKeyDictionary()
+
+
+def _static(inst: Instance) -> _Static:
+    st = _STATIC.get(inst)
+    if st is None:
+        st = _STATIC[inst] = _Static(inst)
+    return st
+
+
+@dataclass(eq=False)
+class BatchOutcome:
+    """Outcome of B slot decisions; arrays lead with the batch axis."""
+
+    delay: np.ndarray  # (B, N) seconds, inf for unserved tasks or a zero share
+    completed: np.ndarray  # (B, N) bool (all False on an infeasible slot)
+    earned: np.ndarray  # (B, N) accuracy earned (U_j if completed else 0)
+    score: np.ndarray  # (B,) slot score J, eq. (11)
+    completion: np.ndarray  # (B,) completed / N
+    feasible: np.ndarray  # (B,) bool: C4, C5, C6 all hold
+    placed_gateway: np.ndarray  # (B, N, 2) models placed at gateways this slot
+    placed_edge: np.ndarray  # (B, N, 2) models placed in the ECaS this slot
+    next_gateway: np.ndarray  # (B, N, 2) u^l at the next slot's start
+    next_edge: np.ndarray  # (B, N, 2) u^e at the next slot's start
+    # diagnostics behind the violation list
+    uplink_load: np.ndarray  # (B, G) sum of uplink shares per gateway
+    bs_load: np.ndarray  # (B,) sum of BS-band shares
+    gateway_compute_load: np.ndarray  # (B, G)
+    edge_compute_load: np.ndarray  # (B,)
+    gateway_cache_load: np.ndarray  # (B, G) bits resident during the slot
+    edge_cache_load: np.ndarray  # (B,) bits
+    share_out_of_range: np.ndarray  # (B, N, 3) bool: uplink, bs, compute share outside [0, 1]
+
+
+def _outside_unit(x: np.ndarray) -> np.ndarray:
+    """True where x is not within [0, 1] up to SHARE_TOL (NaN counts as outside)."""
+    return ~((x >= -SHARE_TOL) & (x <= 1.0 + SHARE_TOL))
+
+
+def evaluate_batch(
+    inst: Instance,
+    slots: np.ndarray,
+    cache_gateway: np.ndarray,
+    cache_edge: np.ndarray,
+    site: np.ndarray,
+    level: np.ndarray,
+    uplink_share: np.ndarray,
+    bs_share: np.ndarray,
+    compute_share: np.ndarray,
+    keep_gateway: np.ndarray,
+    keep_edge: np.ndarray,
+    *,
+    data: np.ndarray | None = None,
+    deadline: np.ndarray | None = None,
+    noisy: np.ndarray | None = None,
+) -> BatchOutcome:
+    """Judge B decisions at once. ``slots`` (B,) picks each row's tasks from the trace.
+
+    ``data``/``deadline``/``noisy`` (B, N) replace the trace's tasks when given (the RL
+    environment's freshly drawn traces); ``slots`` is then ignored.
+    """
+    st = _static(inst)
+    if data is None:
+        slots = np.asarray(slots)
+        data, deadline, noisy = inst.data[slots], inst.deadline[slots], inst.noisy[slots]
+    assert deadline is not None and noisy is not None  # given together with data
+    site = np.asarray(site)
+    heavy = np.asarray(level) == 1
+    at_gateway = site == SITE_GATEWAY
+    at_edge = site == SITE_EDGE
+    served = at_gateway | at_edge
+    cache_gateway = np.asarray(cache_gateway, bool)
+    cache_edge = np.asarray(cache_edge, bool)
+
+    # --- share ranges (C4/C5: 0 <= alpha, beta <= 1); unused pools are ignored ---
+    uplink_share = np.asarray(uplink_share, float)
+    bs_share = np.asarray(bs_share, float)
+    compute_share = np.asarray(compute_share, float)
+    out_of_range = np.stack(
+        [served & _outside_unit(uplink_share), at_edge & _outside_unit(bs_share), served & _outside_unit(compute_share)],
+        axis=-1,
+    )
+
+    # --- per-task quantities of the chosen model n = level ---
+    size = np.where(heavy, st.size[:, 1], st.size[:, 0])
+    work = np.where(heavy, st.work[:, 1], st.work[:, 0])
+    noisy_b = np.asarray(noisy) == 1
+    acc_light = np.where(noisy_b, st.accuracy[:, 1, 0], st.accuracy[:, 0, 0])
+    acc_heavy = np.where(noisy_b, st.accuracy[:, 1, 1], st.accuracy[:, 0, 1])
+    accuracy = np.where(heavy, acc_heavy, acc_light)  # U_j, eq. (10)
+    resident_gw = np.where(heavy, cache_gateway[..., 1], cache_gateway[..., 0])
+    resident_edge = np.where(heavy, cache_edge[..., 1], cache_edge[..., 0])
+
+    # --- delays, eqs. (2)-(9); shares clamped into [0, 1] after the range check ---
+    a_l = np.clip(uplink_share, 0.0, 1.0)
+    a_e = np.clip(bs_share, 0.0, 1.0)
+    b = np.clip(compute_share, 0.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        upload = data / (a_l * st.uplink_rate)  # device -> gateway, eq. (3)
+        to_bs = data / (a_e * st.bs_rate)  # gateway -> BS, eq. (4)
+        capacity = np.where(at_gateway, st.gateway_compute, inst.edge_compute)
+        compute = work / (b * capacity)  # eq. (6)
+    hop = np.where(heavy, st.hop_fetch[:, 1], st.hop_fetch[:, 0])  # S / R_e
+    cloud = np.where(heavy, st.edge_fetch[:, 1], st.edge_fetch[:, 0])  # S / R_c
+    fetch_gateway = np.where(resident_gw, 0.0, np.where(resident_edge, hop, cloud + hop))  # eq. (5)
+    fetch_edge = np.where(resident_edge, 0.0, cloud)  # [D5]
+    arrival = np.where(at_gateway, upload, upload + to_bs)
+    fetch = np.where(at_gateway, fetch_gateway, fetch_edge)
+    delay = np.where(served, np.maximum(arrival, fetch) + compute, np.inf)  # eqs. (7), (8)
+
+    # --- C6 placements [D6]: a missing model lands iff its fetch fits the deadline ---
+    limit = deadline + DEADLINE_TOL
+    places = served & ~np.where(at_gateway, resident_gw, resident_edge) & (fetch <= limit)
+    place_gw = places & at_gateway
+    place_edge = places & at_edge
+    placed_gateway = np.stack([place_gw & ~heavy, place_gw & heavy], axis=-1)
+    placed_edge = np.stack([place_edge & ~heavy, place_edge & heavy], axis=-1)
+    resident_gateway_now = cache_gateway | placed_gateway
+    resident_edge_now = cache_edge | placed_edge
+    gw_cache_load, edge_cache_load = inst.cache_load(resident_gateway_now, resident_edge_now)
+
+    # --- C4, C5 pool sums (raw shares: NaN or out-of-range sums also fail) ---
+    m = st.membership
+    uplink_load = np.where(served, uplink_share, 0.0) @ m
+    bs_load = np.where(at_edge, bs_share, 0.0).sum(axis=-1)
+    gateway_compute_load = np.where(at_gateway, compute_share, 0.0) @ m
+    edge_compute_load = np.where(at_edge, compute_share, 0.0).sum(axis=-1)
+
+    pool_limit = 1.0 + SHARE_TOL
+    feasible = (
+        ~out_of_range.any(axis=(-1, -2))
+        & (uplink_load <= pool_limit).all(axis=-1)
+        & (bs_load <= pool_limit)
+        & (gateway_compute_load <= pool_limit).all(axis=-1)
+        & (edge_compute_load <= pool_limit)
+        & (gw_cache_load <= inst.gateway_cache * (1 + CACHE_TOLERANCE)).all(axis=-1)
+        & (edge_cache_load <= inst.edge_cache * (1 + CACHE_TOLERANCE))
+    )
+
+    # --- C1 and the objective, eq. (11) ---
+    completed = served & (delay <= limit) & feasible[..., None]
+    earned = np.where(completed, accuracy, 0.0)
+    score = earned.mean(axis=-1)
+    completion = completed.mean(axis=-1)
+
+    # --- C7 next state: keep AND resident; an infeasible slot leaves the cache as it was ---
+    keep_gateway = np.asarray(keep_gateway, bool)
+    keep_edge = np.asarray(keep_edge, bool)
+    ok = feasible[..., None, None]
+    next_gateway = np.where(ok, keep_gateway & resident_gateway_now, cache_gateway)
+    next_edge = np.where(ok, keep_edge & resident_edge_now, cache_edge)
+
+    return BatchOutcome(
+        delay=delay, completed=completed, earned=earned, score=score, completion=completion, feasible=feasible,
+        placed_gateway=placed_gateway, placed_edge=placed_edge, next_gateway=next_gateway, next_edge=next_edge,
+        uplink_load=uplink_load, bs_load=bs_load, gateway_compute_load=gateway_compute_load,
+        edge_compute_load=edge_compute_load, gateway_cache_load=gw_cache_load, edge_cache_load=edge_cache_load,
+        share_out_of_range=out_of_range,
+    )
+
+
+@dataclass(eq=False)
+class SlotOutcome:
+    """The evaluator's verdict on one slot decision."""
+
+    slot: int
+    delay: np.ndarray  # (N,) seconds
+    completed: np.ndarray  # (N,) bool
+    earned: np.ndarray  # (N,) accuracy earned
+    score: float  # J, eq. (11)
+    completion: float  # completed / N
+    feasible: bool
+    violations: list[Violation] = field(default_factory=list)
+    next_cache: Cache | None = None
+    placed: Cache | None = None
+
+
+
+def violations_of(inst: Instance, out: BatchOutcome, row: int, decision: Decision) -> list[Violation]:
+    """Every broken constraint of batch row ``row``, named, placed and measured."""
+    found: list[Violation] = []
+    shares = (("uplink_share", "C4", decision.uplink_share), ("bs_share", "C4", decision.bs_share),
+              ("compute_share", "C5", decision.compute_share))
+    for k, (name, label, values) in enumerate(shares):
+        for j in np.flatnonzero(out.share_out_of_range[row, :, k]):
+            x = float(values[j])
+            excess = float("nan") if np.isnan(x) else (-x if x < 0 else x - 1.0)
+            found.append(Violation(label, f"task {j} {name} outside [0, 1]", x, 0.0 if x < 0 else 1.0, excess))
+
+    def pool(label: str, where: str, load: float, limit: float) -> None:
+        # the same tolerances as evaluate_batch: absolute for shares, relative for caches
+        allowed = limit * (1 + CACHE_TOLERANCE) if label == "C6" else limit + SHARE_TOL
+        if not load <= allowed:
+            found.append(Violation(label, where, float(load), float(limit), float(load - limit)))
+
+    for i in range(inst.n_gateways):
+        pool("C4", f"gateway {i} uplink band", out.uplink_load[row, i], 1.0)
+    pool("C4", "BS band", out.bs_load[row], 1.0)
+    for i in range(inst.n_gateways):
+        pool("C5", f"gateway {i} compute", out.gateway_compute_load[row, i], 1.0)
+    pool("C5", "edge compute", out.edge_compute_load[row], 1.0)
+    for i in range(inst.n_gateways):
+        pool("C6", f"gateway {i} cache (bits)", out.gateway_cache_load[row, i], inst.gateway_cache[i])
+    pool("C6", "edge cache (bits)", out.edge_cache_load[row], inst.edge_cache)
+    return found
+
+
+def evaluate_slot(inst: Instance, slot: int, cache: Cache, decision: Decision) -> SlotOutcome:
+    """Judge one decision for slot ``slot`` from start cache ``cache``."""
+    if not 0 <= slot < inst.n_slots:
+        raise ValueError(f"slot {slot} out of range 0..{inst.n_slots - 1}")
+    decision.check_shapes(inst.n_devices)
+    out = evaluate_batch(
+        inst, np.array([slot]), cache.gateway[None], cache.edge[None], decision.site[None], decision.level[None],
+        decision.uplink_share[None], decision.bs_share[None], decision.compute_share[None],
+        decision.keep_gateway[None], decision.keep_edge[None],
+    )
+    feasible = bool(out.feasible[0])
+    return SlotOutcome(
+        slot=slot,
+        delay=out.delay[0],
+        completed=out.completed[0],
+        earned=out.earned[0],
+        score=float(out.score[0]),
+        completion=float(out.completion[0]),
+        feasible=feasible,
+        violations=[] if feasible else violations_of(inst, out, 0, decision),
+        next_cache=Cache(out.next_gateway[0], out.next_edge[0]),
+        placed=Cache(out.placed_gateway[0], out.placed_edge[0]),
+    )
+
+
+def evaluate_episode(
+    inst: Instance, decisions: list[Decision], start_cache: Cache | None = None, first_slot: int = 0
+) -> list[SlotOutcome]:
+    """Judge slots first_slot, first_slot+1, ... in order, the cache chained by C7."""
+    cache = inst.initial_cache if start_cache is None else start_cache
+    outcomes = []
+    for k, decision in enumerate(decisions):
+        outcome = evaluate_slot(inst, first_slot + k, cache, decision)
+        outcomes.append(outcome)
+        assert outcome.next_cache is not None
+        cache = outcome.next_cache
+    return outcomes
+
+
+def heavy_share(decision: Decision, outcome: SlotOutcome) -> float:
+    """Fraction of completed tasks that ran the heavy model (0 when none completed)."""
+    done = outcome.completed
+    return float((decision.level[done] == 1).mean()) if done.any() else 0.0
+
+
+__all__ = [
+    "SITE_EDGE", "SITE_GATEWAY", "SITE_NONE", "BatchOutcome", "SlotOutcome", "Violation", "evaluate_batch",
+    "evaluate_episode", "evaluate_slot", "heavy_share", "violations_of",
+]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from solvers.base import KEEP_RULES, STATUSES, SolveResult, Solver, apply_keep_rule, finish, solve_episode
+from solvers.base import KEEP_RULES, STATUSES, Solver, SolveResult, apply_keep_rule, finish, solve_episode
 from tadp.errors import TadpInputError
 
 #: name -> "module:Class". The harness and the CLI reach every solver through this table.

@@ -62,7 +62,7 @@ class Decision:
         for name in ("keep_gateway", "keep_edge"):
             if np.shape(getattr(self, name)) != (n_devices, 2):
                 raise ValueError(f"decision.{name}: expected shape ({n_devices}, 2), got {np.shape(getattr(self, name))}")
-        if not np.isin(self.site, (SITE_NONE, SITE_GATEWAY, SITE_EDGE)).all():
+        if n_devices and not (SITE_NONE <= self.site.min() and self.site.max() <= SITE_EDGE):
             raise ValueError("decision.site: unknown site code")
-        if not np.isin(self.level, (0, 1)).all():
+        if n_devices and not (0 <= self.level.min() and self.level.max() <= 1):
             raise ValueError("decision.level: level must be 0 or 1")

@@ -55,11 +55,13 @@ class _Static:
         self.uplink_rate = inst.gateway_band[gw] * inst.device_spectral_eff  # B_g(j) * gamma_j, bit/s at share 1
         self.bs_rate = inst.edge_band * inst.gateway_spectral_eff[gw]  # B_e * gamma_e_g(j)
         self.gateway_compute = inst.gateway_compute[gw]  # C_l of g(j)
-        self.size = inst.model_size  # (N, 2)
-        self.work = inst.workload  # (N, 2)
-        self.accuracy = inst.accuracy  # (N, quality, level)
-        self.edge_fetch = inst.model_size / inst.cloud_to_edge_rate  # S / R_c: cloud -> ECaS [D5]
-        self.hop_fetch = inst.model_size / inst.edge_to_gateway_rate  # S / R_e: ECaS -> gateway
+        # contiguous per-level rows: [light, heavy], each (N,)
+        self.size = np.ascontiguousarray(inst.model_size.T)
+        self.work = np.ascontiguousarray(inst.workload.T)
+        # accuracy U by [quality][level] (eq. 10), each (N,)
+        self.accuracy = [[np.ascontiguousarray(inst.accuracy[:, q, n]) for n in range(2)] for q in range(2)]
+        self.edge_fetch = inst.model_size / inst.cloud_to_edge_rate  # (N, 2) S / R_c: cloud -> ECaS [D5]
+        self.hop_fetch = inst.model_size / inst.edge_to_gateway_rate  # (N, 2) S / R_e: ECaS -> gateway
 
 
 _STATIC: weakref.WeakKeyDictionary[Instance, _Static] = weakref.WeakKeyDictionary()
@@ -93,12 +95,7 @@ class BatchOutcome:
     edge_compute_load: np.ndarray  # (B,)
     gateway_cache_load: np.ndarray  # (B, G) bits resident during the slot
     edge_cache_load: np.ndarray  # (B,) bits
-    share_out_of_range: np.ndarray  # (B, N, 3) bool: uplink, bs, compute share outside [0, 1]
-
-
-def _outside_unit(x: np.ndarray) -> np.ndarray:
-    """True where x is not within [0, 1] up to SHARE_TOL (NaN counts as outside)."""
-    return ~((x >= -SHARE_TOL) & (x <= 1.0 + SHARE_TOL))
+    used_shares: np.ndarray  # (B, 3, N) uplink, BS-band, compute share of each task's pools (0 if unused)
 
 
 def evaluate_batch(
@@ -136,45 +133,44 @@ def evaluate_batch(
     cache_gateway = np.asarray(cache_gateway, bool)
     cache_edge = np.asarray(cache_edge, bool)
 
-    # --- share ranges (C4/C5: 0 <= alpha, beta <= 1); unused pools are ignored ---
-    uplink_share = np.asarray(uplink_share, float)
-    bs_share = np.asarray(bs_share, float)
-    compute_share = np.asarray(compute_share, float)
-    out_of_range = np.stack(
-        [served & _outside_unit(uplink_share), at_edge & _outside_unit(bs_share), served & _outside_unit(compute_share)],
-        axis=-1,
-    )
+    # --- shares of the pools each task uses (others ignored): rows uplink, BS band, compute ---
+    shares = np.stack([uplink_share, bs_share, compute_share], axis=-2).astype(float, copy=False)
+    uses = np.stack([served, at_edge, served], axis=-2)
+    used = np.where(uses, shares, 0.0)  # (B, 3, N)
+    # C4/C5 ranges 0 <= alpha, beta <= 1 (NaN fails both comparisons)
+    in_range = (used.min(axis=(-1, -2)) >= -SHARE_TOL) & (used.max(axis=(-1, -2)) <= 1.0 + SHARE_TOL)
 
     # --- per-task quantities of the chosen model n = level ---
-    size = np.where(heavy, st.size[:, 1], st.size[:, 0])
-    work = np.where(heavy, st.work[:, 1], st.work[:, 0])
+    size = np.where(heavy, st.size[1], st.size[0])
+    work = np.where(heavy, st.work[1], st.work[0])
     noisy_b = np.asarray(noisy) == 1
-    acc_light = np.where(noisy_b, st.accuracy[:, 1, 0], st.accuracy[:, 0, 0])
-    acc_heavy = np.where(noisy_b, st.accuracy[:, 1, 1], st.accuracy[:, 0, 1])
-    accuracy = np.where(heavy, acc_heavy, acc_light)  # U_j, eq. (10)
+    acc = st.accuracy
+    accuracy = np.where(  # U_j, eq. (10)
+        heavy, np.where(noisy_b, acc[1][1], acc[0][1]), np.where(noisy_b, acc[1][0], acc[0][0])
+    )
     resident_gw = np.where(heavy, cache_gateway[..., 1], cache_gateway[..., 0])
     resident_edge = np.where(heavy, cache_edge[..., 1], cache_edge[..., 0])
 
     # --- delays, eqs. (2)-(9); shares clamped into [0, 1] after the range check ---
-    a_l = np.clip(uplink_share, 0.0, 1.0)
-    a_e = np.clip(bs_share, 0.0, 1.0)
-    b = np.clip(compute_share, 0.0, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        upload = data / (a_l * st.uplink_rate)  # device -> gateway, eq. (3)
-        to_bs = data / (a_e * st.bs_rate)  # gateway -> BS, eq. (4)
-        capacity = np.where(at_gateway, st.gateway_compute, inst.edge_compute)
-        compute = work / (b * capacity)  # eq. (6)
-    hop = np.where(heavy, st.hop_fetch[:, 1], st.hop_fetch[:, 0])  # S / R_e
-    cloud = np.where(heavy, st.edge_fetch[:, 1], st.edge_fetch[:, 0])  # S / R_c
-    fetch_gateway = np.where(resident_gw, 0.0, np.where(resident_edge, hop, cloud + hop))  # eq. (5)
-    fetch_edge = np.where(resident_edge, 0.0, cloud)  # [D5]
+    clamped = np.clip(used, 0.0, 1.0)
+    capacity = np.where(at_gateway, st.gateway_compute, inst.edge_compute)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a share of 0 gives an infinite delay
+        upload = data / (clamped[..., 0, :] * st.uplink_rate)  # device -> gateway, eq. (3)
+        to_bs = data / (clamped[..., 1, :] * st.bs_rate)  # gateway -> BS, eq. (4)
+        compute = work / (clamped[..., 2, :] * capacity)  # eq. (6)
+    cloud = size / inst.cloud_to_edge_rate  # S / R_c
+    # eq. (5) at the gateway: 0 if resident there, S/R_e from the ECaS, S/R_c + S/R_e from the cloud;
+    # [D5] at the edge: 0 if resident in the ECaS, else S/R_c.
+    resident_here = np.where(at_gateway, resident_gw, resident_edge)
+    fetch = np.where(
+        resident_here, 0.0, np.where(at_gateway, size / inst.edge_to_gateway_rate + np.where(resident_edge, 0.0, cloud), cloud)
+    )
     arrival = np.where(at_gateway, upload, upload + to_bs)
-    fetch = np.where(at_gateway, fetch_gateway, fetch_edge)
     delay = np.where(served, np.maximum(arrival, fetch) + compute, np.inf)  # eqs. (7), (8)
 
     # --- C6 placements [D6]: a missing model lands iff its fetch fits the deadline ---
     limit = deadline + DEADLINE_TOL
-    places = served & ~np.where(at_gateway, resident_gw, resident_edge) & (fetch <= limit)
+    places = served & ~resident_here & (fetch <= limit)
     place_gw = places & at_gateway
     place_edge = places & at_edge
     placed_gateway = np.stack([place_gw & ~heavy, place_gw & heavy], axis=-1)
@@ -185,14 +181,14 @@ def evaluate_batch(
 
     # --- C4, C5 pool sums (raw shares: NaN or out-of-range sums also fail) ---
     m = st.membership
-    uplink_load = np.where(served, uplink_share, 0.0) @ m
-    bs_load = np.where(at_edge, bs_share, 0.0).sum(axis=-1)
-    gateway_compute_load = np.where(at_gateway, compute_share, 0.0) @ m
-    edge_compute_load = np.where(at_edge, compute_share, 0.0).sum(axis=-1)
+    uplink_load = used[..., 0, :] @ m
+    bs_load = used[..., 1, :].sum(axis=-1)
+    gateway_compute_load = np.where(at_gateway, used[..., 2, :], 0.0) @ m
+    edge_compute_load = np.where(at_edge, used[..., 2, :], 0.0).sum(axis=-1)
 
     pool_limit = 1.0 + SHARE_TOL
     feasible = (
-        ~out_of_range.any(axis=(-1, -2))
+        in_range
         & (uplink_load <= pool_limit).all(axis=-1)
         & (bs_load <= pool_limit)
         & (gateway_compute_load <= pool_limit).all(axis=-1)
@@ -219,7 +215,7 @@ def evaluate_batch(
         placed_gateway=placed_gateway, placed_edge=placed_edge, next_gateway=next_gateway, next_edge=next_edge,
         uplink_load=uplink_load, bs_load=bs_load, gateway_compute_load=gateway_compute_load,
         edge_compute_load=edge_compute_load, gateway_cache_load=gw_cache_load, edge_cache_load=edge_cache_load,
-        share_out_of_range=out_of_range,
+        used_shares=used,
     )
 
 
@@ -240,13 +236,12 @@ class SlotOutcome:
 
 
 
-def violations_of(inst: Instance, out: BatchOutcome, row: int, decision: Decision) -> list[Violation]:
+def violations_of(inst: Instance, out: BatchOutcome, row: int) -> list[Violation]:
     """Every broken constraint of batch row ``row``, named, placed and measured."""
     found: list[Violation] = []
-    shares = (("uplink_share", "C4", decision.uplink_share), ("bs_share", "C4", decision.bs_share),
-              ("compute_share", "C5", decision.compute_share))
-    for k, (name, label, values) in enumerate(shares):
-        for j in np.flatnonzero(out.share_out_of_range[row, :, k]):
+    for k, (name, label) in enumerate((("uplink_share", "C4"), ("bs_share", "C4"), ("compute_share", "C5"))):
+        values = out.used_shares[row, k]
+        for j in np.flatnonzero(~((values >= -SHARE_TOL) & (values <= 1.0 + SHARE_TOL))):
             x = float(values[j])
             excess = float("nan") if np.isnan(x) else (-x if x < 0 else x - 1.0)
             found.append(Violation(label, f"task {j} {name} outside [0, 1]", x, 0.0 if x < 0 else 1.0, excess))
@@ -288,7 +283,7 @@ def evaluate_slot(inst: Instance, slot: int, cache: Cache, decision: Decision) -
         score=float(out.score[0]),
         completion=float(out.completion[0]),
         feasible=feasible,
-        violations=[] if feasible else violations_of(inst, out, 0, decision),
+        violations=[] if feasible else violations_of(inst, out, 0),
         next_cache=Cache(out.next_gateway[0], out.next_edge[0]),
         placed=Cache(out.placed_gateway[0], out.placed_edge[0]),
     )
@@ -318,3 +313,20 @@ __all__ = [
     "SITE_EDGE", "SITE_GATEWAY", "SITE_NONE", "BatchOutcome", "SlotOutcome", "Violation", "evaluate_batch",
     "evaluate_episode", "evaluate_slot", "heavy_share", "violations_of",
 ]
+
+
+def fetch_times(inst: Instance, cache_gateway: np.ndarray, cache_edge: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Model fetch delays (seconds) of every model from a start cache, eq. (5) and [D5].
+
+    ``cache_gateway``/``cache_edge`` (..., N, 2) are u^l, u^e; returns ``(gateway_fetch,
+    edge_fetch)``, each (..., N, 2): the delay to have model n of device j at its gateway
+    (0 if resident; S/R_e from the ECaS; S/R_c + S/R_e from the cloud) and in the ECaS (0
+    if resident, else S/R_c). The same arithmetic as :func:`evaluate_batch`, so that a
+    decoder admitting placements with it agrees with the evaluator to the last bit.
+    """
+    st = _static(inst)
+    resident_gw = np.asarray(cache_gateway, bool)
+    resident_edge = np.asarray(cache_edge, bool)
+    gateway_fetch = np.where(resident_gw, 0.0, np.where(resident_edge, st.hop_fetch, st.edge_fetch + st.hop_fetch))
+    edge_fetch = np.where(resident_edge, 0.0, st.edge_fetch)
+    return gateway_fetch, edge_fetch

@@ -126,11 +126,21 @@ class Instance:
         return "-".join(str(int(x)) for x in k)
 
     # ----------------------------------------------------------------- cache
+    @cached_property
+    def _cache_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """(2N, G) model sizes per gateway and (2N,) model sizes, rows in (device, level) order."""
+        sizes = self.model_size.reshape(-1)
+        per_gateway = np.repeat(self.gateway_membership, 2, axis=0) * sizes[:, None]
+        return per_gateway, sizes
+
     def cache_load(self, gateway_flags: np.ndarray, edge_flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Bits held per gateway (..., G) and in the ECaS (...) by resident flags (..., N, 2)."""
-        per_device_gw = (gateway_flags * self.model_size).sum(axis=-1)
-        per_device_edge = (edge_flags * self.model_size).sum(axis=-1)
-        return per_device_gw @ self.gateway_membership, per_device_edge.sum(axis=-1)
+        per_gateway, sizes = self._cache_weights
+        flat = gateway_flags.shape[:-2] + (2 * self.n_devices,)
+        return (
+            gateway_flags.reshape(flat).astype(float) @ per_gateway,
+            edge_flags.reshape(flat).astype(float) @ sizes,
+        )
 
     def cache_overflows(self, cache: Cache) -> list[str]:
         """Human-readable list of capacities the cache exceeds (empty when it fits)."""

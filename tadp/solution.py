@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from tadp.decision import SITE_CODES, Decision
-from tadp.errors import TadpInputError
 from tadp.evaluator import CLAIM_TOL, SlotOutcome, evaluate_slot
 from tadp.instance import Cache, Instance, _inline, _Reader, atomic_write_text, load_json
 

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from tadp.errors import TadpInputError
-from tadp.instance import instance_to_json
 from tadp.generator import (
     GB,
     KB,
@@ -21,6 +20,7 @@ from tadp.generator import (
     parse_size,
     spectral_efficiency,
 )
+from tadp.instance import instance_to_json
 
 
 def test_same_seed_same_bytes() -> None:

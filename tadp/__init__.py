@@ -6,3 +6,11 @@ Gymnasium environment and the command line.
 """
 
 __version__ = "0.1.0"
+
+try:  # make `gymnasium.make("tadp/TADP-v0", size="2x5")` work once tadp is imported (the env loads lazily)
+    import gymnasium as _gym
+
+    if "tadp/TADP-v0" not in _gym.registry:
+        _gym.register(id="tadp/TADP-v0", entry_point="tadp.env:TadpEnv")
+except ImportError:  # gymnasium is optional for everything but the RL view
+    pass

@@ -20,6 +20,10 @@ from tadp.errors import TadpInputError
 COMMANDS = {
     "generate": "tadp.commands",
     "evaluate": "tadp.commands",
+    "solve": "solvers.commands",
+    "train": "solvers.train_command",
+    "export": "solvers.commands",
+    "report": "benchmarks.harness",
 }
 #: Module that defines the benchmark (the command without a subcommand).
 BENCH_MODULE = "benchmarks.harness"

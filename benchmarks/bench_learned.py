@@ -1,0 +1,192 @@
+"""Learned solvers: inference time, training time and quality on held-out traces.
+
+    python -m benchmarks.bench_learned inference --size 10x35 --preset paper
+    python -m benchmarks.bench_learned train --size 2x5 --algo td3 -o runs/td3-2x5.pt
+    python -m benchmarks.bench_learned train --episodes 150 --set exploration_noise=0.1 -o runs/variant.pt
+    python -m benchmarks.bench_learned quality --size 2x5 --td3 runs/td3-2x5.pt --ddpg runs/ddpg-2x5.pt
+
+``inference``: wall time per slot of what ``Td3Solver.solve`` times (observation, one actor
+inference, decoding), with an untrained actor of the preset's sizes (the time does not
+depend on the weights). ``train``: Algorithm 1 on fresh traces (300 x 50 steps by default),
+the time and the checkpoint. ``quality``: every solver (TD3 and DDPG from checkpoints,
+Random, greedy) plays held-out traces of the instance (the instance's network and devices,
+task traces drawn with seeds never used in training) through the one solver interface;
+prints the mean episode score and completion ratio, and splits the score's distance from
+"every task completed with its heavy model" into tasks not completed (dropped by the
+decoder, or served but late) and tasks completed with the light model. ``--csv`` writes one
+row per (solver, trace, slot).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from solvers import make_solver
+from solvers.base import solve_episode
+from tadp.decision import SITE_NONE
+from tadp.generator import draw_trace_seeded, generate_instance, options_of, parse_size
+from tadp.instance import Instance
+
+HELD_OUT_SEED = 1_000_000  # held-out trace k is drawn with seed HELD_OUT_SEED + k
+
+
+def held_out(inst: Instance, k: int) -> Instance:
+    """The instance with trace k of the held-out set (same network, devices and initial cache)."""
+    data, deadline, noisy = draw_trace_seeded(options_of(inst), inst.n_devices, inst.n_slots, HELD_OUT_SEED + k)
+    return dataclasses.replace(inst, name=f"{inst.name}-heldout{k}", data=data, deadline=deadline, noisy=noisy)
+
+
+def run_inference(args: argparse.Namespace) -> None:
+    from solvers.learned import _observation
+    from solvers.rl.td3 import Actor, Policy, preset
+    from tadp.decoder import decode
+
+    inst = generate_instance(parse_size(args.size), seed=0)
+    cfg = preset(args.preset, "td3")
+    torch.manual_seed(0)
+    n = inst.n_devices
+    policy = Policy(Actor(7 * n, 10 * n, cfg.actor_hidden), -np.ones(10 * n), np.ones(10 * n), "cpu")
+    if args.int8:
+        policy = policy.int8()
+    opts = options_of(inst)
+    cache = inst.initial_cache
+    times = []
+    for slot in range(inst.n_slots):
+        started = time.perf_counter()
+        decision = decode(inst, policy(_observation(inst, slot, cache, opts)), cache, inst.deadline[slot])
+        times.append(time.perf_counter() - started)
+    del decision
+    params = sum(7 * n * h0 for h0 in cfg.actor_hidden[:1]) + sum(
+        a * b for a, b in zip(cfg.actor_hidden, [*cfg.actor_hidden[1:], 10 * n], strict=True))
+    print(f"inference {args.size} preset {args.preset} {'int8' if args.int8 else 'fp32'} (actor {list(cfg.actor_hidden)}, {params / 1e6:.1f} M "
+          f"parameters), torch threads {torch.get_num_threads()}: median {1e3 * statistics.median(times):.2f} ms "
+          f"per slot, mean {1e3 * statistics.mean(times):.2f} ms over {len(times)} slots "
+          f"(observation + actor + decoder)")
+
+
+def run_train(args: argparse.Namespace) -> None:
+    from solvers.learned import curve_path, train_on_instance, write_curve
+    from solvers.rl.td3 import save_checkpoint
+
+    inst = generate_instance(parse_size(args.size), seed=args.instance_seed)
+    changes = {}
+    for item in args.set:  # KEY=VALUE, VALUE read as JSON (numbers, lists) else as text
+        key, _, value = item.partition("=")
+        try:
+            changes[key] = json.loads(value)
+        except ValueError:
+            changes[key] = value
+        if isinstance(changes[key], list):
+            changes[key] = tuple(changes[key])
+    result = train_on_instance(inst, algo=args.algo, preset_name=args.preset, seed=args.seed, progress=False,
+                               episodes=args.episodes, device=args.device, **changes)
+    save_checkpoint(args.output, result)
+    write_curve(curve_path(args.output), result.curve)
+    last = result.curve[-10:]
+    print(f"train {args.algo} {args.preset} {' '.join(args.set)} on {inst.name}: {len(result.curve)} episodes x "
+          f"{result.steps // len(result.curve)} steps in {result.seconds:.1f} s "
+          f"(torch threads {torch.get_num_threads()}); last 10 episodes mean slot score "
+          f"{statistics.mean(r['score'] for r in last):.4f} -> {args.output}")
+
+
+def _slot_rows(solver_name: str, trace: int, inst: Instance, results: list) -> list[dict[str, Any]]:
+    rows = []
+    for slot, r in enumerate(results):
+        d, out = r.decision, r.outcome
+        noisy = inst.noisy[slot]
+        heavy_acc = inst.accuracy[np.arange(inst.n_devices), noisy, 1]
+        light_acc = inst.accuracy[np.arange(inst.n_devices), noisy, 0]
+        done = out.completed
+        dropped = d.site == SITE_NONE
+        rows.append({
+            "solver": solver_name, "trace": trace, "slot": slot, "score": out.score, "completion": out.completion,
+            "time_s": r.time_s, "status": r.status, "dropped": int(dropped.sum()),
+            "late": int((~dropped & ~done).sum()), "heavy_completed": int((done & (d.level == 1)).sum()),
+            # the distance from "every task completed with its heavy model", split by cause
+            "loss_dropped": float(heavy_acc[dropped].sum() / inst.n_devices),
+            "loss_late": float(heavy_acc[~dropped & ~done].sum() / inst.n_devices),
+            "loss_light": float((heavy_acc - light_acc)[done & (d.level == 0)].sum() / inst.n_devices),
+        })
+    return rows
+
+
+def run_quality(args: argparse.Namespace) -> None:
+    inst = generate_instance(parse_size(args.size), seed=args.instance_seed)
+    solvers: list[tuple[str, Any]] = []
+    if args.td3:
+        solvers.append(("td3", make_solver("td3", checkpoint=args.td3)))
+    if args.ddpg:
+        solvers.append(("ddpg", make_solver("ddpg", checkpoint=args.ddpg)))
+    solvers += [("random", make_solver("random")), ("greedy", make_solver("greedy"))]
+    rows: list[dict[str, Any]] = []
+    for name, solver in solvers:
+        solver.prepare(inst, seed=0)
+        for k in range(args.traces):
+            trace = held_out(inst, k)
+            _, results = solve_episode(solver, trace, time_limit=60.0, seed=k)
+            rows += _slot_rows(name, k, trace, results)
+    print(f"quality on {args.traces} held-out traces of {inst.name} ({inst.n_slots} slots each); "
+          f"mean over slots, losses in score points:")
+    print(f"{'solver':>7} {'score':>7} {'complet.':>8} {'dropped':>8} {'late':>6} {'heavy':>6} "
+          f"{'loss:drop':>9} {'late':>6} {'light':>6} {'ms/slot':>8} {'ok':>4}")
+    for name, _ in solvers:
+        mine = [r for r in rows if r["solver"] == name]
+
+        def mean(key: str, mine: list = mine) -> float:
+            return statistics.mean(r[key] for r in mine)
+
+        ok = all(r["status"] == "feasible" for r in mine)
+        print(f"{name:>7} {mean('score'):7.4f} {mean('completion'):8.3f} {mean('dropped'):8.2f} {mean('late'):6.2f} "
+              f"{mean('heavy_completed'):6.2f} {mean('loss_dropped'):9.4f} {mean('loss_late'):6.4f} "
+              f"{mean('loss_light'):6.4f} {1e3 * statistics.median(r['time_s'] for r in mine):8.2f} "
+              f"{'yes' if ok else 'NO':>4}")
+    if args.csv:
+        with open(args.csv, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    sub = p.add_subparsers(dest="what", required=True)
+    inf = sub.add_parser("inference", help="per-slot inference + decode time")
+    inf.add_argument("--size", default="10x35")
+    inf.add_argument("--preset", default="paper", choices=("paper", "default"))
+    inf.add_argument("--int8", action="store_true", help="int8 actor weights (Td3Solver inference='int8')")
+    tr = sub.add_parser("train", help="train and time Algorithm 1")
+    tr.add_argument("--size", default="2x5")
+    tr.add_argument("--instance-seed", type=int, default=0)
+    tr.add_argument("--algo", default="td3", choices=("td3", "ddpg"))
+    tr.add_argument("--preset", default="default", choices=("paper", "default"))
+    tr.add_argument("--episodes", type=int)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--device", default="cpu")
+    tr.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a Td3Config field, e.g. exploration_noise=0.1 or actor_hidden=[400,300]")
+    tr.add_argument("-o", "--output", required=True)
+    q = sub.add_parser("quality", help="all solvers on held-out traces")
+    q.add_argument("--size", default="2x5")
+    q.add_argument("--instance-seed", type=int, default=0)
+    q.add_argument("--td3", help="TD3 checkpoint")
+    q.add_argument("--ddpg", help="DDPG checkpoint")
+    q.add_argument("--traces", type=int, default=10, help="held-out traces (default 10)")
+    q.add_argument("--csv", help="write one row per (solver, trace, slot)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    {"inference": run_inference, "train": run_train, "quality": run_quality}[args.what](args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,218 @@
+"""Learned solvers behind the one solver interface: TD3, DDPG (trained or loaded) and Random.
+
+Each slot decision is one actor inference on the eq. (12) observation of the slot's tasks
+and start cache, decoded by the paper's decoder (:mod:`tadp.decoder`) and re-scored by the
+evaluator (:func:`solvers.base.finish`); ``time_s`` is the wall time of observation,
+inference and decoding.
+
+* ``Td3Solver`` / ``DdpgSolver`` options: ``checkpoint=PATH`` loads a trained policy;
+  otherwise :meth:`prepare` trains one on fresh traces of the instance with ``preset``
+  (``default`` or ``paper``), ``episodes`` (default 300) of ``episode_slots`` slots (default
+  the instance's trace length), ``device`` (``cpu``/``cuda``), ``critic_loss``
+  (``standard``/``paper``, TD3), ``learning_starts`` (default 1000), and writes it to
+  ``save_to=PATH`` when given (its learning curve beside it, as CSV).
+  ``inference="int8"`` runs the actor with int8 weights on the CPU (about 7x faster for the
+  paper preset at 10x35; actions within about 1e-3); the default ``fp32`` is the float actor.
+* ``RandomSolver``: uniform actions in [-1, 1]^{10N} through the decoder, drawn from
+  ``(seed, slot)`` so a seed gives the same episode every time.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from solvers.base import Solver, SolveResult, finish
+from tadp.decoder import FIELDS_PER_TASK, decode
+from tadp.errors import TadpInputError
+from tadp.instance import Cache, Instance
+
+CURVE_COLUMNS = ("episode", "return", "score", "completion", "steps", "seconds")
+
+
+def curve_path(checkpoint: str | os.PathLike[str]) -> Path:
+    """Where the learning curve of a checkpoint lives: ``name.curve.csv`` beside it."""
+    p = Path(checkpoint)
+    return p.with_name(p.stem + ".curve.csv")
+
+
+def write_curve(path: str | os.PathLike[str], rows: list[dict[str, float]]) -> None:
+    """One row per episode: episode, return, mean slot score, completion ratio, steps, seconds."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CURVE_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def train_on_instance(
+    inst: Instance,
+    *,
+    algo: str = "td3",
+    preset_name: str = "default",
+    seed: int = 0,
+    progress: bool = False,
+    horizon: int | None = None,
+    **changes: Any,
+) -> Any:
+    """Train TD3 or DDPG on fresh traces of ``inst`` (Algorithm 1), episodes of ``horizon`` slots
+    (default the instance's); ``changes`` override the preset's fields (episodes, device,
+    critic_loss, learning_starts...). Returns the
+    :class:`~solvers.rl.td3.TrainResult`; with ``progress`` a tqdm bar shows episode, return
+    and completion ratio."""
+    from solvers.rl.td3 import preset, torch_device, train
+    from tadp.env import TadpEnv
+
+    cfg = preset(preset_name, algo, seed=seed, **{k: v for k, v in changes.items() if v is not None})
+    torch_device(cfg.device)  # fail on a missing GPU before anything starts
+    env = TadpEnv(inst, trace="fresh", horizon=horizon)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.episodes, desc=f"{algo} {inst.name}", unit="episode")
+
+    def on_episode(row: dict[str, float]) -> None:
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(reward=f"{row['return']:.2f}", score=f"{row['score']:.3f}",
+                            completion=f"{row['completion']:.2f}")
+
+    try:
+        result = train(cfg, env, on_episode=on_episode)
+    finally:
+        if bar is not None:
+            bar.close()
+    result.extra.update({"instance": inst.name, "size": inst.size_label, "n_devices": inst.n_devices,
+                         "preset": preset_name})
+    return result
+
+
+def _observation(inst: Instance, slot: int, cache: Cache, opts: Any) -> np.ndarray:
+    """Eq. (12) for slot ``slot`` of ``inst`` from ``cache``, scaled by generator options ``opts``."""
+    from tadp.env import observe
+
+    return observe(opts, inst.data[slot], inst.deadline[slot], inst.noisy[slot], cache.gateway, cache.edge)
+
+
+class _ScalingRanges:
+    """The observation's scaling ranges (the instance's recorded generator options), per instance."""
+
+    def __init__(self) -> None:
+        self._seen: tuple[Instance, Any] | None = None
+
+    def of(self, inst: Instance) -> Any:
+        from tadp.generator import options_of
+
+        if self._seen is None or self._seen[0] is not inst:
+            self._seen = (inst, options_of(inst))
+        return self._seen[1]
+
+
+class _ActorSolver(Solver):
+    """TD3 or DDPG: a trained actor, decoded by the paper's decoder."""
+
+    kind = "learned"
+    algo = "td3"
+    _OPTIONS = ("checkpoint", "episodes", "episode_slots", "preset", "device", "critic_loss", "learning_starts",
+                "save_to", "inference")
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        unknown = set(options) - set(self._OPTIONS)
+        if unknown:
+            raise TadpInputError("argument", self.name, f"unknown option(s) {', '.join(sorted(unknown))} "
+                                 f"(known: {', '.join(self._OPTIONS)})")
+        if options.get("inference", "fp32") not in ("fp32", "int8"):
+            raise TadpInputError("argument", "inference", f"expected fp32 or int8, got {options['inference']!r}")
+        self.result: Any = None
+        self._policy: Any = None
+        self._ranges = _ScalingRanges()
+
+    def prepare(self, inst: Instance, *, seed: int = 0, progress: bool = False) -> dict[str, Any]:
+        from solvers.rl.td3 import load_checkpoint, save_checkpoint
+
+        o = self.options
+        if o.get("checkpoint"):
+            self.result = load_checkpoint(o["checkpoint"], device=o.get("device", "cpu"))
+            if self.result.config.algo != self.algo:
+                raise TadpInputError(str(o["checkpoint"]), "config.algo",
+                                     f"checkpoint holds a {self.result.config.algo} policy, not {self.algo}")
+            facts: dict[str, Any] = {"checkpoint": str(o["checkpoint"]), "train_seconds": self.result.seconds,
+                                     "trained_on": self.result.extra.get("instance")}
+        else:
+            self.result = train_on_instance(
+                inst, algo=self.algo, preset_name=o.get("preset", "default"), seed=seed, progress=progress,
+                horizon=o.get("episode_slots"), episodes=o.get("episodes"), device=o.get("device"),
+                critic_loss=o.get("critic_loss"), learning_starts=o.get("learning_starts"),
+            )
+            facts = {"train_seconds": self.result.seconds}
+            if o.get("save_to"):
+                save_checkpoint(o["save_to"], self.result)
+                write_curve(curve_path(o["save_to"]), self.result.curve)
+                facts["checkpoint"] = str(o["save_to"])
+                facts["curve"] = str(curve_path(o["save_to"]))
+        if self.result.obs_dim != 7 * inst.n_devices or self.result.act_dim != FIELDS_PER_TASK * inst.n_devices:
+            raise TadpInputError(str(o.get("checkpoint", "policy")), "obs_dim",
+                                 f"policy is for {self.result.obs_dim // 7} devices, the instance has {inst.n_devices}")
+        self._policy = self.result.policy.int8() if o.get("inference") == "int8" else self.result.policy
+        facts.setdefault("curve", self.result.curve)
+        facts.update({"algo": self.algo, "critic_loss": self.result.config.critic_loss,
+                      "actor_hidden": list(self.result.config.actor_hidden),
+                      "critic_hidden": list(self.result.config.critic_hidden)})
+        return facts
+
+    def solve(self, inst: Instance, slot: int, cache: Cache, *, time_limit: float, seed: int = 0) -> SolveResult:
+        if self.result is None:
+            raise RuntimeError(f"{self.name}: call prepare() (train or load a checkpoint) before solve()")
+        started = time.perf_counter()
+        action = self._policy(_observation(inst, slot, cache, self._ranges.of(inst)))
+        decision = decode(inst, action, cache, inst.deadline[slot])
+        return finish(inst, slot, cache, decision, status="feasible", objective=None, bound=None, bound_kind=None,
+                      started=started, info={"dropped": int((decision.site == 0).sum())})
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        if self.result is not None:
+            out["critic_loss"] = self.result.config.critic_loss
+            out["decoder"] = "dcpu"
+        return out
+
+
+class Td3Solver(_ActorSolver):
+    """TD3, the paper's proposal (Algorithm 1)."""
+
+    name = "td3"
+    algo = "td3"
+
+
+class DdpgSolver(_ActorSolver):
+    """DDPG, the paper's learned benchmark."""
+
+    name = "ddpg"
+    algo = "ddpg"
+
+
+class RandomSolver(Solver):
+    """Uniform actions in [-1, 1]^{10N} through the decoder (the paper's Random benchmark)."""
+
+    name = "random"
+    kind = "heuristic"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        if options:
+            raise TadpInputError("argument", "random", f"takes no options, got {', '.join(sorted(options))}")
+
+    def solve(self, inst: Instance, slot: int, cache: Cache, *, time_limit: float, seed: int = 0) -> SolveResult:
+        started = time.perf_counter()
+        rng = np.random.default_rng([seed, slot])
+        action = rng.uniform(-1.0, 1.0, FIELDS_PER_TASK * inst.n_devices)
+        decision = decode(inst, action, cache, inst.deadline[slot])
+        return finish(inst, slot, cache, decision, status="feasible", objective=None, bound=None, bound_kind=None,
+                      started=started, info={"dropped": int((decision.site == 0).sum())})

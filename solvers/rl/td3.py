@@ -1,0 +1,456 @@
+"""TD3 as the paper's Algorithm 1 (Fujimoto et al. 2018), and DDPG, for any continuous-action env.
+
+Read top to bottom: the hyper-parameters (:class:`Td3Config`, defaults from Table IV and
+Section V-A, spec section 10), the networks, the replay buffer, then :func:`train`, whose
+loop carries banner comments keyed to Algorithm 1's lines. DDPG (the paper's benchmark) is
+the same loop with one critic, no target-policy smoothing and no policy delay.
+
+Actions live in [-1, 1]^d inside the algorithm (the actor's tanh output); they are mapped
+affinely onto the environment's Box before each step, so the same code trains on TADP
+(whose actions already are [-1, 1]) and on Gymnasium's Pendulum (``benchmarks/td3_pendulum.py``).
+Exploration and target noise standard deviations are in those [-1, 1] units.
+
+Reproducibility: everything random draws from ``cfg.seed`` (numpy for warm-up actions,
+exploration noise and minibatches; torch for initial weights and target noise; the env is
+reset with the seed once). On CPU, with the same torch thread count, a seed gives the same
+networks bit for bit.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tadp.errors import TadpInputError
+
+ALGOS = ("td3", "ddpg")
+CRITIC_LOSSES = ("standard", "paper")
+PRESETS = ("paper", "default")
+CHECKPOINT_FORMAT = "tadp-checkpoint/1"
+
+
+@dataclass(frozen=True)
+class Td3Config:
+    """Hyper-parameters of TD3 and DDPG; the defaults are the paper's (Table IV, Section V-A)."""
+
+    algo: str = "td3"
+    """``td3`` (twin critics, target smoothing, delayed actor) or ``ddpg`` (one critic, none of them)."""
+    episodes: int = 300
+    """Training episodes (Table IV: 300 episodes of 50 steps)."""
+    buffer_size: int = 10_000
+    """Replay buffer D_r capacity, transitions; the oldest are replaced when full."""
+    batch_size: int = 64
+    """Minibatch D_b sampled per update."""
+    gamma: float = 0.95
+    """Discount factor."""
+    tau: float = 0.01
+    """Soft-update factor of the target networks, eq. (21)."""
+    actor_lr: float = 1e-4
+    """Adam learning rate of the actor."""
+    critic_lr: float = 3e-4
+    """Adam learning rate of the critics."""
+    exploration_noise: float = 0.0316
+    """Std of the Gaussian exploration noise N(0, rho) on actions (rho = 0.001 is its variance)."""
+    target_noise: float = 0.0316
+    """Std of the target-policy smoothing noise of eq. (15) (TD3 only)."""
+    target_noise_clip: float = 0.03
+    """Clip bound c of the target-policy smoothing noise."""
+    policy_delay: int = 2
+    """Critic updates per actor and target update, d (1 for DDPG)."""
+    learning_starts: int = 1000
+    """Warm-up steps of uniformly random actions before learning starts (the paper's D_r would be 10,000)."""
+    actor_hidden: tuple[int, ...] = (1800, 2400, 3000)
+    """Actor hidden layers (ReLU); the output layer is tanh of the action size (10N for TADP)."""
+    critic_hidden: tuple[int, ...] = (4800, 3500, 1500, 500)
+    """Critic hidden layers (ReLU) on concat(state, action), then one linear output Q."""
+    critic_loss: str = "standard"
+    """``standard``: each critic regressed to y (Fujimoto et al.); ``paper``: min(Q1, Q2) regressed to y, eq. (16)."""
+    preactivation_penalty: float = 0.0
+    """Weight of mean(z^2) on the actor's pre-tanh outputs z in its loss (0: none, as in the paper)."""
+    seed: int = 0
+    """Seed of every random draw (weights, warm-up actions, noise, minibatches, the env's first reset)."""
+    device: str = "cpu"
+    """Torch device: ``cpu`` or ``cuda`` (``cuda:1``...)."""
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("algo", self.algo in ALGOS, f"unknown algorithm (known: {', '.join(ALGOS)})"),
+            ("critic_loss", self.critic_loss in CRITIC_LOSSES, f"unknown critic loss (known: {', '.join(CRITIC_LOSSES)})"),
+            ("episodes", self.episodes >= 1, "must be at least 1"),
+            ("buffer_size", self.buffer_size >= self.batch_size, "must be at least batch_size"),
+            ("batch_size", self.batch_size >= 1, "must be at least 1"),
+            ("gamma", 0.0 <= self.gamma <= 1.0, "must lie in [0, 1]"),
+            ("tau", 0.0 < self.tau <= 1.0, "must lie in (0, 1]"),
+            ("actor_lr", self.actor_lr > 0, "must be positive"),
+            ("critic_lr", self.critic_lr > 0, "must be positive"),
+            ("exploration_noise", self.exploration_noise >= 0, "must be non-negative"),
+            ("target_noise", self.target_noise >= 0, "must be non-negative"),
+            ("target_noise_clip", self.target_noise_clip >= 0, "must be non-negative"),
+            ("preactivation_penalty", self.preactivation_penalty >= 0, "must be non-negative"),
+            ("policy_delay", self.policy_delay >= 1, "must be at least 1"),
+            ("learning_starts", self.learning_starts >= 0, "must be non-negative"),
+            ("actor_hidden", all(h >= 1 for h in self.actor_hidden), "layer sizes must be positive"),
+            ("critic_hidden", all(h >= 1 for h in self.critic_hidden), "layer sizes must be positive"),
+        ]
+        for name, ok, problem in checks:
+            if not ok:
+                raise TadpInputError("argument", name, f"{problem}, got {getattr(self, name)!r}")
+
+    @property
+    def twin(self) -> bool:
+        """Two critics and the clipped double-Q target (TD3), or one critic (DDPG)."""
+        return self.algo == "td3"
+
+
+def preset(name: str, algo: str = "td3", **changes: Any) -> Td3Config:
+    """A named configuration, with ``changes`` applied on top.
+
+    ``paper``: Table IV as printed: actor [1800, 2400, 3000], critics [4800, 3500, 1500, 500]
+    (TD3) or [2000, 1500, 500] (DDPG). About 12 M actor and 24 M critic parameters at 2x5:
+    meant for a GPU (an update takes about a second on a 2-core CPU).
+    ``default``: every Table IV value but the network sizes, actor and critics [256, 256],
+    sized for a 2-core CPU (300 x 50 steps in well under a minute at 2x5).
+    DDPG (either preset) has one critic, no target smoothing and no policy delay.
+    """
+    if name not in PRESETS:
+        raise TadpInputError("argument", "preset", f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
+    if algo not in ALGOS:
+        raise TadpInputError("argument", "algo", f"unknown algorithm {algo!r} (known: {', '.join(ALGOS)})")
+    if name == "paper":
+        sizes = {"actor_hidden": (1800, 2400, 3000),
+                 "critic_hidden": (4800, 3500, 1500, 500) if algo == "td3" else (2000, 1500, 500)}
+    else:
+        sizes = {"actor_hidden": (256, 256), "critic_hidden": (256, 256)}
+    ddpg = {"policy_delay": 1, "target_noise": 0.0} if algo == "ddpg" else {}
+    return Td3Config(algo=algo, **{**sizes, **ddpg, **changes})
+
+
+# ============================================================================ networks
+def _mlp(sizes: list[int], output: nn.Module | None) -> nn.Sequential:
+    """Linear layers with ReLU between them, and ``output`` (or nothing) after the last."""
+    layers: list[nn.Module] = []
+    for k, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        layers.append(nn.Linear(n_in, n_out))
+        if k < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    if output is not None:
+        layers.append(output)
+    return nn.Sequential(*layers)
+
+
+class Actor(nn.Module):
+    """pi_theta(s): state -> ReLU hidden layers -> tanh, an action in [-1, 1]^act_dim."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        self.net = _mlp([obs_dim, *hidden, act_dim], None)
+
+    def preactivation(self, obs: torch.Tensor) -> torch.Tensor:
+        """z, the output layer before its tanh."""
+        return self.net(obs)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.net(obs))
+
+
+class Critic(nn.Module):
+    """Q_omega(s, a): concat(state, action) -> ReLU hidden layers -> one value."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        self.net = _mlp([obs_dim + act_dim, *hidden, 1], None)
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([obs, action], dim=-1)).squeeze(-1)
+
+
+# ============================================================================ replay buffer
+class ReplayBuffer:
+    """D_r: a ring of (s, a, r, s', terminated) transitions; ``a`` is the raw action the actor
+    proposed plus exploration noise, clipped, in [-1, 1] (never the decoded decision)."""
+
+    def __init__(self, capacity: int, obs_dim: int, act_dim: int) -> None:
+        self.capacity = capacity
+        self.obs = np.zeros((capacity, obs_dim), np.float32)
+        self.next_obs = np.zeros((capacity, obs_dim), np.float32)
+        self.action = np.zeros((capacity, act_dim), np.float32)
+        self.reward = np.zeros(capacity, np.float32)
+        self.terminated = np.zeros(capacity, np.float32)
+        self.size = 0
+        self._next = 0
+
+    def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool) -> None:
+        k = self._next
+        self.obs[k], self.action[k], self.reward[k] = obs, action, reward
+        self.next_obs[k], self.terminated[k] = next_obs, float(terminated)
+        self._next = (k + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, rng: np.random.Generator, batch: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+        idx = rng.integers(0, self.size, batch)
+        return tuple(torch.as_tensor(a[idx], device=device)
+                     for a in (self.obs, self.action, self.reward, self.next_obs, self.terminated))
+
+
+# ============================================================================ the policy
+class Policy:
+    """The trained actor as a function: observation (obs_dim,) or (B, obs_dim) -> action(s) in
+    the environment's units (numpy, float32). Deterministic: no exploration noise."""
+
+    def __init__(self, actor: Actor, action_low: np.ndarray, action_high: np.ndarray, device: str = "cpu") -> None:
+        self.actor = actor.eval()
+        self.device = torch.device(device)
+        self.low = np.asarray(action_low, np.float32)
+        self.high = np.asarray(action_high, np.float32)
+
+    def to_env(self, unit_action: np.ndarray) -> np.ndarray:
+        """[-1, 1] -> the environment's Box."""
+        return (self.low + (unit_action + 1.0) * 0.5 * (self.high - self.low)).astype(np.float32)
+
+    def unit(self, obs: np.ndarray) -> np.ndarray:
+        """The actor's raw output in [-1, 1]."""
+        x = np.asarray(obs, np.float32)
+        single = x.ndim == 1
+        with torch.inference_mode():
+            out = self.actor(torch.as_tensor(x[None] if single else x, device=self.device)).cpu().numpy()
+        return out[0] if single else out
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return self.to_env(self.unit(obs))
+
+    def int8(self) -> Policy:
+        """A copy whose actor runs with int8 weights (torch dynamic quantisation, CPU only): about
+        4x less memory traffic per inference, actions within about 1e-3 of the float actor's."""
+        import warnings
+
+        with warnings.catch_warnings():  # torch marks the eager-mode API deprecated; 2.13 still ships it
+            warnings.simplefilter("ignore")
+            quantized = torch.ao.quantization.quantize_dynamic(
+                copy.deepcopy(self.actor).cpu(), {nn.Linear}, dtype=torch.qint8)
+        return Policy(quantized, self.low, self.high, "cpu")
+
+
+@dataclass(eq=False)
+class TrainResult:
+    """What :func:`train` returns: the policy, the networks and the learning curve."""
+
+    config: Td3Config
+    policy: Policy
+    critics: list[Critic]
+    obs_dim: int
+    act_dim: int
+    curve: list[dict[str, float]] = field(default_factory=list)  # one row per episode
+    seconds: float = 0.0  # training wall seconds
+    steps: int = 0  # environment steps taken
+    extra: dict[str, Any] = field(default_factory=dict)  # facts stored with a checkpoint (instance name...)
+
+
+def _check_spaces(env: gym.Env) -> tuple[int, int, np.ndarray, np.ndarray]:
+    if not isinstance(env.action_space, gym.spaces.Box):
+        raise TadpInputError("argument", "env", f"TD3 needs a continuous (Box) action space, got {env.action_space}")
+    low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
+    if not (np.isfinite(low).all() and np.isfinite(high).all()):
+        raise TadpInputError("argument", "env", "TD3 needs a bounded action space")
+    obs_dim = int(gym.spaces.flatdim(env.observation_space))
+    return obs_dim, int(np.prod(env.action_space.shape)), low, high
+
+
+def torch_device(name: str) -> torch.device:
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TadpInputError("argument", "device", f"{name!r}: CUDA is not available in this torch build")
+    return device
+
+
+def _soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """theta' = tau * theta + (1 - tau) * theta', eq. (21)."""
+    with torch.no_grad():
+        for t, s in zip(target.parameters(), source.parameters(), strict=True):
+            t.mul_(1.0 - tau).add_(s, alpha=tau)
+
+
+# ============================================================================ training
+def train(
+    cfg: Td3Config,
+    env: gym.Env,
+    *,
+    on_episode: Callable[[dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train on ``env`` (any Gymnasium env with a bounded Box action space) and return the policy.
+
+    ``on_episode`` receives each episode's row of the learning curve (episode, return, steps,
+    and the means of the env's per-step ``info["score"]`` and ``info["completion"]`` when it
+    reports them, seconds since the start), e.g. to drive a progress bar.
+    """
+    started = time.perf_counter()
+    device = torch_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    obs_dim, act_dim, low, high = _check_spaces(env)
+    half_range, middle = (high - low) / 2.0, (high + low) / 2.0  # [-1, 1] -> the env's Box
+
+    # --- Algorithm 1, lines 1-3: actor, critics, their targets, the replay buffer ---
+    actor = Actor(obs_dim, act_dim, cfg.actor_hidden).to(device)
+    critics = [Critic(obs_dim, act_dim, cfg.critic_hidden).to(device) for _ in range(2 if cfg.twin else 1)]
+    actor_target = copy.deepcopy(actor)
+    critic_targets = [copy.deepcopy(c) for c in critics]
+    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=cfg.actor_lr)
+    critic_optimizer = torch.optim.Adam(itertools.chain(*(c.parameters() for c in critics)), lr=cfg.critic_lr)
+    buffer = ReplayBuffer(cfg.buffer_size, obs_dim, act_dim)
+
+    curve: list[dict[str, float]] = []
+    step = 0
+    updates = 0
+    for episode in range(cfg.episodes):
+        # --- line 5: initialise the environment (a fresh task trace) and receive s_1 ---
+        obs, _ = env.reset(seed=cfg.seed if episode == 0 else None)
+        obs = np.asarray(obs, np.float32).reshape(-1)
+        episode_return, episode_steps, info_sums = 0.0, 0, {"score": 0.0, "completion": 0.0}
+        done = False
+        while not done:
+            # --- line 7: a_t = pi(s_t) + N(0, rho), clipped to [-1, 1]; uniform during the warm-up ---
+            if step < cfg.learning_starts:
+                action = rng.uniform(-1.0, 1.0, act_dim).astype(np.float32)
+            else:
+                with torch.no_grad():
+                    action = actor(torch.as_tensor(obs, device=device)).cpu().numpy()
+                action = np.clip(action + rng.normal(0.0, cfg.exploration_noise, act_dim), -1.0, 1.0)
+                action = action.astype(np.float32)
+
+            # --- lines 8-34: the environment decodes the action (DCPU) and scores the slot ---
+            next_obs, reward, terminated, truncated, info = env.step((middle + half_range * action).astype(np.float32))
+            next_obs = np.asarray(next_obs, np.float32).reshape(-1)
+
+            # --- line 35: store {s_t, a_t, r_t, s_t+1}; a truncation is not terminal (bootstrap through it) ---
+            buffer.add(obs, action, float(reward), next_obs, bool(terminated))
+            obs = next_obs
+            step += 1
+            episode_steps += 1
+            episode_return += float(reward)
+            for key in info_sums:
+                if key in info:
+                    info_sums[key] += float(info[key])
+            done = bool(terminated or truncated)
+            if step <= cfg.learning_starts:
+                continue
+
+            # --- lines 36-37: minibatch; y = r + gamma * min_j Q'_j(s', pi'(s') + clip(N(0, rho), -c, c)) ---
+            s, a, r, s_next, term = buffer.sample(rng, cfg.batch_size, device)
+            with torch.no_grad():
+                next_action = actor_target(s_next)
+                if cfg.target_noise > 0:  # target-policy smoothing (TD3 only)
+                    noise = (torch.randn_like(next_action) * cfg.target_noise).clamp(
+                        -cfg.target_noise_clip, cfg.target_noise_clip)
+                    next_action = (next_action + noise).clamp(-1.0, 1.0)
+                q_next = torch.stack([q(s_next, next_action) for q in critic_targets]).min(dim=0).values
+                y = r + cfg.gamma * (1.0 - term) * q_next  # eq. (15)
+
+            # --- line 38: critic update; eq. (16) regresses min(Q1, Q2), standard TD3 each critic ---
+            q_values = [q(s, a) for q in critics]
+            if cfg.critic_loss == "paper":
+                critic_loss = 0.5 * (y - torch.stack(q_values).min(dim=0).values).pow(2).mean()
+            else:
+                critic_loss = sum(F.mse_loss(q, y) for q in q_values)
+            critic_optimizer.zero_grad()
+            critic_loss.backward()
+            critic_optimizer.step()
+            updates += 1
+
+            # --- lines 39-41: every d updates, the actor by eq. (19) on Q1, and the targets by eq. (21) ---
+            if updates % cfg.policy_delay == 0:
+                z = actor.preactivation(s)
+                actor_loss = -critics[0](s, torch.tanh(z)).mean()
+                if cfg.preactivation_penalty > 0:  # an option outside the paper: keeps tanh out of saturation
+                    actor_loss = actor_loss + cfg.preactivation_penalty * z.pow(2).mean()
+                actor_optimizer.zero_grad()
+                actor_loss.backward()
+                actor_optimizer.step()
+                _soft_update(actor_target, actor, cfg.tau)
+                for target, critic in zip(critic_targets, critics, strict=True):
+                    _soft_update(target, critic, cfg.tau)
+
+        row = {"episode": episode, "return": episode_return, "steps": episode_steps,
+               "score": info_sums["score"] / episode_steps, "completion": info_sums["completion"] / episode_steps,
+               "seconds": time.perf_counter() - started}
+        curve.append(row)
+        if on_episode is not None:
+            on_episode(row)
+
+    policy = Policy(actor, low, high, cfg.device)
+    return TrainResult(cfg, policy, critics, obs_dim, act_dim, curve, time.perf_counter() - started, step)
+
+
+# ============================================================================ checkpoints
+def save_checkpoint(path: str | os.PathLike[str], result: TrainResult, extra: dict[str, Any] | None = None) -> None:
+    """Write a torch file: format, config, sizes, action bounds, actor and critic state dicts,
+    the learning curve and ``extra`` facts (instance name, training seconds...). Target networks
+    and optimiser moments are not saved: a checkpoint serves inference, not resumed training."""
+    doc = {
+        "format": CHECKPOINT_FORMAT,
+        "config": dataclasses.asdict(result.config),
+        "obs_dim": result.obs_dim,
+        "act_dim": result.act_dim,
+        "action_low": [float(x) for x in result.policy.low],
+        "action_high": [float(x) for x in result.policy.high],
+        "actor": {k: v.detach().cpu() for k, v in result.policy.actor.state_dict().items()},
+        "critics": [{k: v.detach().cpu() for k, v in c.state_dict().items()} for c in result.critics],
+        "curve": result.curve,
+        "train_seconds": result.seconds,
+        "steps": result.steps,
+        "extra": {**result.extra, **(extra or {})},
+    }
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")  # readers never see a half-written file
+    torch.save(doc, partial)
+    os.replace(partial, target)
+
+
+def load_checkpoint(path: str | os.PathLike[str], device: str = "cpu") -> TrainResult:
+    """Read a checkpoint written by :func:`save_checkpoint` onto ``device`` (its ``extra`` facts in
+    :attr:`TrainResult.extra`)."""
+    doc = _read(path)
+    values = dict(doc["config"])
+    values["actor_hidden"] = tuple(values["actor_hidden"])
+    values["critic_hidden"] = tuple(values["critic_hidden"])
+    values["device"] = device
+    known = {f.name for f in dataclasses.fields(Td3Config)}
+    cfg = Td3Config(**{k: v for k, v in values.items() if k in known})
+    on = torch_device(device)
+    obs_dim, act_dim = int(doc["obs_dim"]), int(doc["act_dim"])
+    actor = Actor(obs_dim, act_dim, cfg.actor_hidden)
+    actor.load_state_dict(doc["actor"])
+    critics = []
+    for state in doc["critics"]:
+        critic = Critic(obs_dim, act_dim, cfg.critic_hidden)
+        critic.load_state_dict(state)
+        critics.append(critic.to(on))
+    policy = Policy(actor.to(on), np.array(doc["action_low"]), np.array(doc["action_high"]), device)
+    return TrainResult(cfg, policy, critics, obs_dim, act_dim, list(doc["curve"]), float(doc["train_seconds"]),
+                       int(doc["steps"]), dict(doc["extra"]))
+
+
+def _read(path: str | os.PathLike[str]) -> dict[str, Any]:
+    source = os.fspath(path)
+    try:
+        doc = torch.load(source, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise TadpInputError(source, None, "no such checkpoint file") from None
+    except Exception as exc:  # torch raises many kinds on a file that is not its own
+        raise TadpInputError(source, None, f"not a readable torch checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
+        raise TadpInputError(source, "format", f"expected a {CHECKPOINT_FORMAT} checkpoint")
+    return doc

@@ -1,0 +1,199 @@
+"""The action decoder (spec section 10): its rules on hand-checkable cases, agreement with a plain
+sequential transcription of Algorithm 1, and feasibility of its output for any action."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE
+from tadp.decoder import ACTION_FIELDS, FIELDS_PER_TASK, decode, decode_batch
+from tadp.evaluator import DEADLINE_TOL, evaluate_batch, evaluate_slot, fetch_times
+from tadp.generator import GeneratorOptions, generate_instance
+from tadp.instance import Cache, Instance
+
+MB = 8e6  # bits
+
+
+def action_of(n: int, **fields: float | list[float]) -> np.ndarray:
+    """An action with every field at -1 except those given (one value for all tasks, or a list per task)."""
+    a = np.full((n, FIELDS_PER_TASK), -1.0)
+    for name, value in fields.items():
+        a[:, ACTION_FIELDS.index(name)] = value
+    return a.reshape(-1)
+
+
+@pytest.fixture
+def four_devices() -> Instance:
+    """One gateway with 4 devices; every heavy model is 10 MB, light 4 MB, the gateway cache holds
+    25 MB (two heavy models, not three), the edge cache 100 MB, generous deadlines (fetches take
+    0.7 s at most)."""
+    inst = generate_instance([4], seed=0, slots=1)
+    sizes = np.tile([4 * MB, 10 * MB], (4, 1))
+    return dataclasses.replace(inst, model_size=sizes, gateway_cache=np.array([25 * MB]), edge_cache=100 * MB,
+                               deadline=np.full((1, 4), 2.0))
+
+
+def test_cache_room_first_fit_in_device_order(four_devices: Instance) -> None:
+    """All at the gateway, cold cache, room 25 MB. Heavy, heavy, heavy, light: devices 0 and 1 place
+    (20 MB), device 2's heavy does not fit and is dropped, device 3's light (4 MB) still fits."""
+    inst = four_devices
+    d = decode(inst, action_of(4, site=1.0, level=[1.0, 1.0, 1.0, -1.0]), Cache.empty(4), inst.deadline[0])
+    assert d.site.tolist() == [SITE_GATEWAY, SITE_GATEWAY, SITE_NONE, SITE_GATEWAY]
+    # at the edge instead, the ECaS has room for all four
+    d = decode(inst, action_of(4, site=-1.0, level=1.0), Cache.empty(4), inst.deadline[0])
+    assert d.site.tolist() == [SITE_EDGE] * 4
+
+
+def test_start_cache_counts_and_resident_models_need_no_room(four_devices: Instance) -> None:
+    """Device 3's light model kept from the last slot takes 4 MB of the 25: devices 0 and 1 place
+    their heavy models (24 MB in all), device 2's does not fit, device 3 runs without placing."""
+    inst = four_devices
+    cache = Cache.empty(4)
+    cache.gateway[3, 0] = True
+    d = decode(inst, action_of(4, site=1.0, level=[1.0, 1.0, 1.0, -1.0]), cache, inst.deadline[0])
+    assert d.site.tolist() == [SITE_GATEWAY, SITE_GATEWAY, SITE_NONE, SITE_GATEWAY]
+    cache.gateway[3, 0], cache.gateway[3, 1] = False, True  # now a resident heavy model: 10 MB
+    d = decode(inst, action_of(4, site=1.0, level=1.0), cache, inst.deadline[0])
+    assert d.site.tolist() == [SITE_GATEWAY, SITE_NONE, SITE_NONE, SITE_GATEWAY]
+
+
+def test_fetch_longer_than_deadline_drops_the_task(four_devices: Instance) -> None:
+    """A cloud->gateway fetch of a 10 MB model takes 80/300 + 80/200 = 0.667 s: a 0.5 s deadline drops
+    the heavy gateway task; a resident model needs no fetch, so the same deadline keeps it."""
+    inst = four_devices
+    deadline = np.array([0.5, 0.5, 2.0, 2.0])
+    cache = Cache.empty(4)
+    cache.gateway[1, 1] = True
+    gateway_fetch, _ = fetch_times(inst, cache.gateway, cache.edge)
+    assert gateway_fetch[0, 1] == pytest.approx(80 / 300 + 80 / 200)
+    out = decode_batch(inst, action_of(4, site=1.0, level=1.0)[None], cache.gateway[None],
+                       cache.edge[None], deadline[None])
+    assert out.site[0].tolist() == [SITE_NONE, SITE_GATEWAY, SITE_GATEWAY, SITE_NONE]
+    assert out.dropped_fetch[0].tolist() == [True, False, False, False]
+    assert out.dropped_cache[0].tolist() == [False, False, False, True]
+
+
+def test_shares_are_weights_over_their_pool() -> None:
+    """Two gateways of 2 devices; tasks 0, 1 at gateway 0 with uplink weights 0.75 and 0.25 (fields
+    0.5 and -0.5); tasks 2, 3 at the edge with bs fields -1 (weights 0): equal BS shares."""
+    inst = generate_instance([2, 2], seed=0, slots=1, options=GeneratorOptions(scenario="paper"))
+    a = action_of(4, site=[1.0, 1.0, -1.0, -1.0], level=-1.0, uplink=[0.5, -0.5, 1.0, 1.0],
+                  compute_gateway=[0.0, 0.0, 1.0, 1.0], compute_edge=[1.0, 1.0, 1.0, -0.5])
+    d = decode(inst, a, Cache.empty(4), inst.deadline[0])
+    assert d.site.tolist() == [SITE_GATEWAY, SITE_GATEWAY, SITE_EDGE, SITE_EDGE]
+    np.testing.assert_allclose(d.uplink_share, [0.75, 0.25, 0.5, 0.5])
+    np.testing.assert_allclose(d.bs_share, [0.0, 0.0, 0.5, 0.5])
+    np.testing.assert_allclose(d.compute_share, [0.5, 0.5, 1.0 / 1.25, 0.25 / 1.25])
+    assert not d.keep_gateway.any() and not d.keep_edge.any()
+
+
+def _reference_decode(inst: Instance, action: np.ndarray, cache: Cache, deadline: np.ndarray) -> np.ndarray:
+    """Sites by a plain transcription of Algorithm 1 Steps 1-2 (one device at a time)."""
+    f = np.clip(np.nan_to_num(action.reshape(-1, FIELDS_PER_TASK), nan=-1.0), -1, 1)  # NaN counts as < 0
+    gateway_fetch, edge_fetch = fetch_times(inst, cache.gateway, cache.edge)
+    gw_load, edge_load = inst.cache_load(cache.gateway, cache.edge)
+    room_gw = inst.gateway_cache - gw_load
+    room_edge = inst.edge_cache - edge_load
+    site = np.zeros(inst.n_devices, int)
+    for j in np.argsort(inst.device_gateway, kind="stable"):
+        n = int(f[j, 1] >= 0)
+        g = inst.device_gateway[j]
+        size = inst.model_size[j, n]
+        if f[j, 0] >= 0:
+            if cache.gateway[j, n]:
+                site[j] = SITE_GATEWAY
+            elif gateway_fetch[j, n] <= deadline[j] + DEADLINE_TOL and size <= room_gw[g]:
+                room_gw[g] -= size
+                site[j] = SITE_GATEWAY
+        else:
+            if cache.edge[j, n]:
+                site[j] = SITE_EDGE
+            elif edge_fetch[j, n] <= deadline[j] + DEADLINE_TOL and size <= room_edge:
+                room_edge -= size
+                site[j] = SITE_EDGE
+    return site
+
+
+def _random_cache(inst: Instance, rng: np.random.Generator) -> Cache:
+    """A valid random start cache: models placed at random while they fit."""
+    cache = Cache.empty(inst.n_devices)
+    free_gw = inst.gateway_cache.copy()
+    free_edge = float(inst.edge_cache)
+    for j, n in rng.permutation([(j, n) for j in range(inst.n_devices) for n in (0, 1)]):
+        s = inst.model_size[j, n]
+        if rng.random() < 0.5 and s <= free_gw[inst.device_gateway[j]]:
+            cache.gateway[j, n] = True
+            free_gw[inst.device_gateway[j]] -= s
+        if rng.random() < 0.5 and s <= free_edge:
+            cache.edge[j, n] = True
+            free_edge -= s
+    return cache
+
+
+def _instances() -> list[Instance]:
+    shuffled = generate_instance([3, 4], seed=5, slots=4)
+    order = np.array([4, 0, 5, 1, 6, 2, 3])  # devices of both gateways interleaved in the file
+    interleaved = dataclasses.replace(
+        shuffled, device_gateway=shuffled.device_gateway[order], device_spectral_eff=shuffled.device_spectral_eff[order],
+        accuracy=shuffled.accuracy[order], workload=shuffled.workload[order], model_size=shuffled.model_size[order],
+    )
+    return [
+        generate_instance([5, 5], seed=0, slots=4),
+        generate_instance([3, 5, 2], seed=1, slots=4),  # uneven gateways
+        generate_instance([4, 4], seed=2, slots=4, options=GeneratorOptions(warm_cache=True)),
+        generate_instance([6, 6], seed=3, slots=4, options=GeneratorOptions(resource_scale=0.2)),  # very scarce
+        generate_instance([2, 2], seed=4, slots=4, options=GeneratorOptions(scenario="paper")),
+        interleaved,
+    ]
+
+
+@pytest.mark.parametrize("inst", _instances(), ids=lambda i: i.name + f"-{i.device_gateway.tolist()}")
+def test_random_actions_always_feasible_and_match_the_sequential_rule(inst: Instance) -> None:
+    """1,000 random actions (uniform, extreme, with NaN) from random valid caches: the evaluator finds
+    every decoded decision feasible, and the sites equal Algorithm 1's one-device-at-a-time loop."""
+    rng = np.random.default_rng(0)
+    b, n = 1000, inst.n_devices
+    actions = rng.uniform(-1, 1, (b, FIELDS_PER_TASK * n))
+    actions[::7] *= 3.0  # outside [-1, 1]
+    actions[::11, ::5] = np.nan
+    actions[::13] = np.sign(actions[::13])  # fields at exactly +-1 (weights 0 or 1)
+    caches = [inst.initial_cache] + [_random_cache(inst, rng) for _ in range(19)]
+    cache_gw = np.stack([caches[k % 20].gateway for k in range(b)])
+    cache_edge = np.stack([caches[k % 20].edge for k in range(b)])
+    slots = rng.integers(0, inst.n_slots, b)
+    deadline = inst.deadline[slots] * rng.choice([0.3, 1.0], (b, 1))  # some slots with tight deadlines
+    out = decode_batch(inst, actions, cache_gw, cache_edge, deadline)
+    verdict = evaluate_batch(inst, slots, cache_gw, cache_edge, out.site, out.level, out.uplink_share, out.bs_share,
+                             out.compute_share, out.keep_gateway, out.keep_edge, data=inst.data[slots],
+                             deadline=deadline, noisy=inst.noisy[slots])
+    assert verdict.feasible.all()
+    # every kept placement is one the evaluator makes
+    needs = (out.site != SITE_NONE) & ~np.where(
+        out.site == SITE_GATEWAY, np.take_along_axis(cache_gw, out.level[..., None].astype(int), -1)[..., 0],
+        np.take_along_axis(cache_edge, out.level[..., None].astype(int), -1)[..., 0])
+    placed = verdict.placed_gateway.any(-1) | verdict.placed_edge.any(-1)
+    assert np.array_equal(needs, placed)
+    for k in range(0, b, 37):
+        cache = Cache(cache_gw[k], cache_edge[k])
+        assert np.array_equal(out.site[k], _reference_decode(inst, actions[k], cache, deadline[k]))
+
+
+def test_single_decode_is_deterministic_and_scored_feasible() -> None:
+    """decode() twice on the same input gives the same decision; evaluate_slot accepts it."""
+    inst = generate_instance([5, 5], seed=0, slots=2)
+    a = np.random.default_rng(1).uniform(-1, 1, FIELDS_PER_TASK * 10)
+    d1 = decode(inst, a, inst.initial_cache, inst.deadline[0])
+    d2 = decode(inst, a, inst.initial_cache, inst.deadline[0])
+    for name in ("site", "level", "uplink_share", "bs_share", "compute_share", "keep_gateway", "keep_edge"):
+        assert np.array_equal(getattr(d1, name), getattr(d2, name))
+    assert evaluate_slot(inst, 0, inst.initial_cache, d1).feasible
+
+
+def test_wrong_action_length_is_rejected() -> None:
+    """An action of the wrong size names the expected shape."""
+    inst = generate_instance([2], seed=0, slots=1)
+    with pytest.raises(ValueError, match="expected shape"):
+        decode(inst, np.zeros(7), inst.initial_cache, inst.deadline[0])

@@ -1,0 +1,478 @@
+"""The benchmark: ``tadp-bench --sizes 2x5,10x35`` (spec section 7, issue 5).
+
+For every size it draws instances, runs every solver over the same traces (each policy
+chaining its own cache), then solves every cache state a policy reached with the exact
+solver, so that each slot decision has its own optimum (or best bound) to be measured
+against. Work is split into **cells**:
+
+- a *policy cell* (size, instance, solver, seed): prepare the solver (train it, for the
+  learned ones), decide slots 0..T-1, one tidy row per slot;
+- a *reference cell* (instance, slot, start cache): the exact per-slot optimum of a state
+  some policy reached.
+
+Each finished cell is written atomically to ``cells/`` under the run folder; ``rows.csv``
+and ``references.csv`` are rebuilt from those files after every cell. A rerun skips the
+cells already there, so a run killed at any moment and rerun ends with the same rows, none
+lost, none twice. Cells run in this process, in local worker processes (``--workers``) or on
+a Dask cluster (``--dask-scheduler``). ``tadp-bench report RUN_DIR`` rebuilds the tables
+and figures from the rows alone (:mod:`benchmarks.report`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tadp import __version__
+from tadp.errors import TadpInputError
+from tadp.generator import GeneratorOptions, generate_instance, load_scenario, parse_size, size_label
+from tadp.instance import Cache, Instance, atomic_write_text, write_instance
+
+ALL_SOLVERS = ("highs", "cpsat", "td3", "ddpg", "random", "greedy")
+#: The exact solver whose per-slot optimum every policy is measured against.
+REFERENCE_SOLVER = "highs"
+LEARNED = ("td3", "ddpg")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Everything that defines a run; written to ``manifest.json`` and used to key cells."""
+
+    sizes: tuple[str, ...]
+    """Sizes as given (``GxK`` or ``K1-K2-...``)."""
+    scenario: str = "scarce"
+    """``paper``, ``scarce`` or a scenario file."""
+    instances: int = 1
+    """Instances (task traces) per size."""
+    slots: int = 5
+    """Slots per trace that every solver decides."""
+    solvers: tuple[str, ...] = ALL_SOLVERS
+    """Solvers to run, by registry name."""
+    time_limit: float = 20.0
+    """Seconds per exact slot solve (policy and reference cells); unsolved slots are charged it."""
+    train_episodes: int = 40
+    """Training episodes (of ``train_steps`` slots) for TD3 and DDPG."""
+    train_steps: int = 50
+    """Slots per training episode."""
+    preset: str = "default"
+    """TD3/DDPG network preset (``default`` for 2-core CPUs, or ``paper``)."""
+    seed: int = 0
+    """Base seed: instance i of a size uses seed + i; solvers use seed."""
+
+    def options(self) -> GeneratorOptions:
+        return load_scenario(self.scenario)
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+
+
+QUICK = {"instances": 1, "slots": 2, "time_limit": 2.0, "train_episodes": 2, "train_steps": 10}
+
+
+# =============================================================================== cells
+def cell_key(*parts: Any) -> str:
+    """A file-name-safe key for a cell: readable prefix plus a hash of all parts."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    digest = hashlib.sha1(text.encode()).hexdigest()[:12]
+    prefix = "-".join(str(p) for p in parts[:4]).replace("/", "_")
+    return f"{prefix}-{digest}"
+
+
+def cache_key(cache: Cache) -> str:
+    """Compact text of a cache state: two bit strings, hex-encoded."""
+    bits = np.concatenate([cache.gateway.ravel(), cache.edge.ravel()]).astype(np.uint8)
+    return np.packbits(bits).tobytes().hex()
+
+
+def cache_from_key(key: str, n_devices: int) -> Cache:
+    bits = np.unpackbits(np.frombuffer(bytes.fromhex(key), np.uint8))[: 4 * n_devices].astype(bool)
+    return Cache(bits[: 2 * n_devices].reshape(n_devices, 2), bits[2 * n_devices:].reshape(n_devices, 2))
+
+
+def build_instance(cfg: BenchConfig, size: str, index: int) -> Instance:
+    return generate_instance(parse_size(size, field_name="--sizes"), seed=cfg.seed + index, slots=cfg.slots,
+                             options=cfg.options())
+
+
+def solver_options(cfg: BenchConfig, name: str, run_dir: Path, key: str) -> dict[str, Any]:
+    """Options the harness gives a solver: the same rule for every solver of a kind."""
+    if name in LEARNED:
+        return {"episodes": cfg.train_episodes, "episode_slots": cfg.train_steps, "preset": cfg.preset,
+                "save_to": str(run_dir / "checkpoints" / f"{key}.pt")}
+    if name in ("highs", "cpsat"):
+        return {"threads": 1}
+    return {}
+
+
+def run_policy_cell(cfg: BenchConfig, run_dir: Path, size: str, index: int, name: str) -> dict[str, Any]:
+    """Prepare one solver and let it decide slots 0..T-1 of one instance; one row per slot."""
+    from solvers import make_solver
+    from tadp.evaluator import heavy_share
+
+    key = cell_key("policy", size, index, name, cfg.seed)
+    inst = build_instance(cfg, size, index)
+    solver = make_solver(name, **solver_options(cfg, name, run_dir, key))
+    started = time.perf_counter()
+    facts = solver.prepare(inst, seed=cfg.seed, progress=False) or {}
+    prepare_s = time.perf_counter() - started
+    curve = facts.get("curve")
+    if curve is not None:
+        _write_curve(run_dir / "curves" / f"{key}.csv", curve, size=size, instance=inst.name, solver=name)
+    rows = []
+    cache = inst.initial_cache
+    for slot in range(cfg.slots):
+        result = solver.solve(inst, slot, cache, time_limit=cfg.time_limit, seed=cfg.seed)
+        out = result.outcome
+        d = result.decision
+        served = d.site != 0
+        rows.append({
+            "size": size, "instance": inst.name, "instance_index": index, "seed": cfg.seed, "solver": name,
+            "kind": solver.kind, "slot": slot, "cache": cache_key(cache),
+            "score": out.score, "completion": out.completion, "feasible": out.feasible,
+            "heavy_share": heavy_share(d, out),
+            "dropped": int((~served).sum()), "late": int((served & ~out.completed).sum()),
+            "light_completed": int((out.completed & (d.level == 0)).sum()),
+            "status": result.status, "objective": result.objective, "bound": result.bound,
+            "bound_kind": result.bound_kind, "mip_gap": result.info.get("mip_gap"),
+            "time_s": result.time_s, "train_s": facts.get("train_seconds", prepare_s if name in LEARNED else 0.0),
+            "error": result.info.get("error"),
+        })
+        assert out.next_cache is not None
+        cache = out.next_cache
+    return {"key": key, "type": "policy", "rows": rows}
+
+
+def run_reference_cell(cfg: BenchConfig, size: str, index: int, slot: int, cache_text: str) -> dict[str, Any]:
+    """The exact optimum (or best bound) of one slot from one start cache."""
+    from solvers import make_solver
+
+    inst = build_instance(cfg, size, index)
+    cache = cache_from_key(cache_text, inst.n_devices)
+    solver = make_solver(REFERENCE_SOLVER, threads=1)
+    result = solver.solve(inst, slot, cache, time_limit=cfg.time_limit, seed=cfg.seed)
+    row = {
+        "size": size, "instance": inst.name, "instance_index": index, "slot": slot, "cache": cache_text,
+        "opt_solver": REFERENCE_SOLVER, "opt_score": result.score, "opt_status": result.status,
+        "opt_bound": result.bound if result.bound_kind == "opt" else None, "opt_time_s": result.time_s,
+    }
+    return {"key": cell_key("ref", size, index, slot, cache_text), "type": "reference", "rows": [row]}
+
+
+def _write_curve(path: Path, curve: Any, **labels: Any) -> None:
+    import pandas as pd
+
+    frame = pd.read_csv(curve) if isinstance(curve, (str, os.PathLike)) else pd.DataFrame(list(curve))
+    for column, value in labels.items():
+        frame.insert(0, column, value)
+    atomic_write_text(path, frame.to_csv(index=False))
+
+
+# =============================================================================== running
+class Runner:
+    """Runs cells here, in local processes or on Dask; records each finished cell atomically."""
+
+    def __init__(self, run_dir: Path, workers: int = 1, dask_scheduler: str | None = None,
+                 progress: bool = True) -> None:
+        self.run_dir = run_dir
+        self.workers = workers
+        self.dask_scheduler = dask_scheduler
+        self.progress = progress
+        (run_dir / "cells").mkdir(parents=True, exist_ok=True)
+
+    def done(self, key: str) -> bool:
+        return (self.run_dir / "cells" / f"{key}.json").exists()
+
+    def record(self, result: dict[str, Any]) -> None:
+        atomic_write_text(self.run_dir / "cells" / f"{result['key']}.json", json.dumps(result, default=_json_default))
+        collect_rows(self.run_dir)
+
+    def run(self, jobs: list[tuple[str, Callable[..., dict[str, Any]], tuple]], label: str) -> None:
+        todo = [(key, fn, args) for key, fn, args in jobs if not self.done(key)]
+        skipped = len(jobs) - len(todo)
+        if skipped:
+            _say(f"{label}: {skipped} of {len(jobs)} cells already done, skipped")
+        if not todo:
+            return
+        bar = _progress(len(todo), label, self.progress)
+        try:
+            for result in self._results(todo):
+                self.record(result)
+                bar.update(1)
+        finally:
+            bar.close()
+
+    def _results(self, todo: list[tuple[str, Callable[..., dict[str, Any]], tuple]]) -> Iterable[dict[str, Any]]:
+        if self.dask_scheduler:
+            from distributed import Client
+            from distributed import as_completed as dask_completed
+
+            client = Client(self.dask_scheduler)
+            try:
+                futures = [client.submit(fn, *args, key=f"tadp-{key}", pure=False) for key, fn, args in todo]
+                for future in dask_completed(futures):
+                    yield future.result()
+            finally:
+                client.close()
+        elif self.workers > 1:
+            with ProcessPoolExecutor(max_workers=self.workers) as pool:
+                futures = [pool.submit(fn, *args) for _, fn, args in todo]
+                for future in as_completed(futures):
+                    yield future.result()
+        else:
+            for _, fn, args in todo:
+                yield fn(*args)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def collect_rows(run_dir: Path) -> tuple[Any, Any]:
+    """Rebuild rows.csv and references.csv from the finished cells (sorted, so order never matters)."""
+    import pandas as pd
+
+    policy, reference = [], []
+    for path in sorted((run_dir / "cells").glob("*.json")):
+        cell = json.loads(path.read_text())
+        (policy if cell["type"] == "policy" else reference).extend(cell["rows"])
+    rows = pd.DataFrame(policy)
+    refs = pd.DataFrame(reference)
+    if not rows.empty:
+        rows = rows.sort_values(["size", "instance_index", "solver", "seed", "slot"], kind="stable")
+    if not refs.empty:
+        refs = refs.sort_values(["size", "instance_index", "slot", "cache"], kind="stable")
+    atomic_write_text(run_dir / "rows.csv", rows.to_csv(index=False))
+    atomic_write_text(run_dir / "references.csv", refs.to_csv(index=False))
+    return rows, refs
+
+
+def _progress(total: int, label: str, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit="cell", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# =============================================================================== the run
+def policy_jobs(cfg: BenchConfig, run_dir: Path) -> list[tuple[str, Callable[..., dict[str, Any]], tuple]]:
+    jobs = []
+    for size in cfg.sizes:
+        for index in range(cfg.instances):
+            for name in cfg.solvers:
+                key = cell_key("policy", size, index, name, cfg.seed)
+                jobs.append((key, run_policy_cell, (cfg, run_dir, size, index, name)))
+    return jobs
+
+
+def reference_jobs(cfg: BenchConfig, rows: Any) -> list[tuple[str, Callable[..., dict[str, Any]], tuple]]:
+    """One exact solve per distinct (instance, slot, start cache) that a policy reached."""
+    if rows.empty:
+        return []
+    states = rows[["size", "instance_index", "slot", "cache"]].drop_duplicates()
+    jobs = []
+    for size, index, slot, cache_text in states.itertuples(index=False):
+        key = cell_key("ref", size, int(index), int(slot), cache_text)
+        jobs.append((key, run_reference_cell, (cfg, size, int(index), int(slot), cache_text)))
+    return jobs
+
+
+def write_manifest(cfg: BenchConfig, run_dir: Path, argv: Sequence[str], extra: dict[str, Any]) -> None:
+    path = run_dir / "manifest.json"
+    manifest = {
+        "tadp_bench": __version__,
+        "command": ["tadp-bench", *argv],
+        "config": cfg.to_json(),
+        "scenario_options": cfg.options().to_json(),
+        "reference_solver": REFERENCE_SOLVER,
+        "versions": _versions(),
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                    "cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        **extra,
+    }
+    if path.exists():
+        old = json.loads(path.read_text())
+        if old.get("config") != manifest["config"]:
+            raise TadpInputError(str(path), "config", "this folder holds a run with other options; "
+                                 "use another --out or the same options to resume")
+        manifest["started"] = old.get("started")
+        manifest["resumed"] = old.get("resumed", 0) + 1
+    else:
+        manifest["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for dist in ("numpy", "pandas", "pyomo", "highspy", "ortools", "torch", "gymnasium", "seaborn", "matplotlib",
+                 "dask", "distributed"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def run_benchmark(cfg: BenchConfig, run_dir: Path, *, workers: int = 1, dask_scheduler: str | None = None,
+                  argv: Sequence[str] = (), progress: bool = True, report: bool = True) -> Path:
+    """Run (or resume) the whole benchmark into ``run_dir`` and write its report."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_manifest(cfg, run_dir, argv, {"workers": workers, "dask_scheduler": dask_scheduler})
+    for size in cfg.sizes:
+        for index in range(cfg.instances):
+            inst = build_instance(cfg, size, index)
+            path = run_dir / "instances" / f"{inst.name}.json"
+            if not path.exists():
+                write_instance(inst, path)
+    runner = Runner(run_dir, workers=workers, dask_scheduler=dask_scheduler, progress=progress)
+    started = time.perf_counter()
+    runner.run(policy_jobs(cfg, run_dir), "solvers")
+    rows, _ = collect_rows(run_dir)
+    runner.run(reference_jobs(cfg, rows), "exact optima of reached states")
+    collect_rows(run_dir)
+    _say(f"cells finished in {time.perf_counter() - started:.0f} s; rows in {run_dir / 'rows.csv'}")
+    if report:
+        from benchmarks.report import write_report
+
+        write_report(run_dir, echo=True)
+    return run_dir
+
+
+# =============================================================================== CLI
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from tadp.cli import _Parser
+
+    d = BenchConfig(sizes=())
+    p = _Parser(prog="tadp-bench", description="Run the benchmark: exact optima and every solver on the same "
+                "instances, optimality gaps, times, tables and figures. Rerun the same command to resume.")
+    what = p.add_argument_group("what to run")
+    what.add_argument("--sizes", required=True, help="comma-separated sizes, e.g. 2x5,10x35 (GxK or K1-K2-...)")
+    what.add_argument("--scenario", default=d.scenario, help="paper, scarce (default) or a scenario file")
+    what.add_argument("--instances", type=_positive_int, default=d.instances, help=f"instances per size ({d.instances})")
+    what.add_argument("--slots", type=_positive_int, default=d.slots, help=f"slots per trace ({d.slots})")
+    what.add_argument("--solvers", default=",".join(d.solvers), help="comma-separated solver names (default: all)")
+    what.add_argument("--seed", type=int, default=d.seed, help=f"base seed ({d.seed})")
+    budget = p.add_argument_group("budgets")
+    budget.add_argument("--time-limit", type=_positive_float, default=d.time_limit,
+                        help=f"seconds per exact slot solve ({d.time_limit:g})")
+    budget.add_argument("--train-episodes", type=_positive_int, default=d.train_episodes,
+                        help=f"training episodes for td3 and ddpg ({d.train_episodes})")
+    budget.add_argument("--train-steps", type=_positive_int, default=d.train_steps,
+                        help=f"slots per training episode ({d.train_steps})")
+    budget.add_argument("--preset", choices=("default", "paper"), default=d.preset, help="TD3/DDPG network sizes")
+    budget.add_argument("--quick", action="store_true",
+                        help="tiny budgets for trying things out (2 slots, 2 s limits, 2 short training episodes)")
+    where = p.add_argument_group("where")
+    where.add_argument("--out", help="run folder (default results/<run-id>/); rerun into it to resume")
+    where.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (1)")
+    where.add_argument("--dask-scheduler", metavar="ADDRESS", help="send cells to this Dask scheduler")
+    where.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def config_from_args(args: argparse.Namespace, given: Sequence[str]) -> BenchConfig:
+    from solvers import REGISTRY
+
+    sizes = tuple(s.strip() for s in args.sizes.split(",") if s.strip())
+    if not sizes:
+        raise TadpInputError("argument", "--sizes", "no size given")
+    for s in sizes:
+        parse_size(s, field_name="--sizes")
+    solvers = tuple(s.strip() for s in args.solvers.split(",") if s.strip())
+    for name in solvers:
+        if name not in REGISTRY:
+            raise TadpInputError("argument", "--solvers", f"unknown solver {name!r} (known: {', '.join(REGISTRY)})")
+    if not solvers:
+        raise TadpInputError("argument", "--solvers", "no solver given")
+    load_scenario(args.scenario)  # fails early with a clear message
+    values: dict[str, Any] = {
+        "sizes": tuple(size_label(parse_size(s)) for s in sizes), "scenario": args.scenario,
+        "instances": args.instances, "slots": args.slots, "solvers": solvers, "time_limit": args.time_limit,
+        "train_episodes": args.train_episodes, "train_steps": args.train_steps, "preset": args.preset,
+        "seed": args.seed,
+    }
+    if args.quick:  # quick budgets, unless an option was given explicitly
+        for key, value in QUICK.items():
+            flag = "--" + key.replace("_", "-")
+            if not any(a == flag or a.startswith(flag + "=") for a in given):
+                values[key] = value
+    return BenchConfig(**values)
+
+
+def default_run_dir(cfg: BenchConfig) -> Path:
+    digest = hashlib.sha1(json.dumps(cfg.to_json(), sort_keys=True).encode()).hexdigest()[:8]
+    return Path("results") / f"{'_'.join(cfg.sizes)}-{Path(cfg.scenario).stem}-{digest}"
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    cfg = config_from_args(args, argv)
+    run_dir = Path(args.out) if args.out else default_run_dir(cfg)
+    if args.dask_scheduler and args.workers > 1:
+        raise TadpInputError("argument", "--workers", "give either --workers or --dask-scheduler")
+    _say(f"tadp-bench: sizes {', '.join(cfg.sizes)}, scenario {cfg.scenario}, solvers {', '.join(cfg.solvers)}, "
+         f"{cfg.instances} instance(s) x {cfg.slots} slots; run folder {run_dir}")
+    from tadp._malloc import tune_malloc
+
+    tune_malloc()
+    run_benchmark(cfg, run_dir, workers=args.workers, dask_scheduler=args.dask_scheduler, argv=argv,
+                  progress=not args.no_progress)
+    return 0
+
+
+# `tadp-bench report RUN_DIR` lives here too, so the CLI table has one module per concern.
+def add_parser(sub: Any, name: str) -> None:
+    p = sub.add_parser("report", help="rebuild tables and figures of a run folder from its rows",
+                       description="Rebuild every table (Markdown, LaTeX, CSV) and figure (PNG, PDF) of a run "
+                       "folder from rows.csv, references.csv and curves/ alone.")
+    p.add_argument("run_dir", help="a folder written by tadp-bench --sizes ...")
+    p.set_defaults(func=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from benchmarks.report import write_report
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "rows.csv").is_file():
+        raise TadpInputError(str(run_dir), "rows.csv", "not a run folder (no rows.csv)")
+    write_report(run_dir, echo=True)
+    return 0

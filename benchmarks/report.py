@@ -73,8 +73,8 @@ def shifted_geomean(values: pd.Series, shift: float = 1.0) -> float:
 
 
 def charged_times(frame: pd.DataFrame, time_limit: float) -> pd.Series:
-    """Wall seconds per slot; exact solves that did not finish are charged the time limit."""
-    unsolved = frame["kind"].eq("exact") & ~frame["status"].eq("optimal")
+    """Wall seconds per slot; solves stopped by the time limit (or failed) are charged the limit."""
+    unsolved = frame["status"].isin(["time_limit", "error"])
     return frame["time_s"].where(~unsolved, np.maximum(frame["time_s"], time_limit))
 
 
@@ -116,7 +116,9 @@ def _num(x: Any, digits: int = 4) -> str:
 def _secs(x: Any) -> str:
     if x is None or pd.isna(x):
         return "-"
-    return f"{x:.3g}" if x < 100 else f"{x:.0f}"
+    if x < 0.01:
+        return f"{x:.1e}"
+    return f"{x:.3f}" if x < 10 else (f"{x:.1f}" if x < 100 else f"{x:.0f}")
 
 
 def caption(manifest: dict[str, Any]) -> str:
@@ -157,6 +159,18 @@ def markdown(table: pd.DataFrame, manifest: dict[str, Any]) -> str:
         row = [c for s in sizes for c in cells.get((solver, s), ["-"] * len(METRICS))]
         lines.append(f"| {solver} | " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n\n" + caption(manifest) + "\n"
+
+
+def details_markdown(table: pd.DataFrame) -> str:
+    """Per size and solver: what the main table leaves out (proofs, bounds, training, losses)."""
+    lines = ["| size | solver | proven optimal | max MIP gap | train s | heavy share | dropped / slot | "
+             "late / slot | errors |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in table.itertuples(index=False):
+        proven = "-" if r.proven_optimal is None or pd.isna(r.proven_optimal) else f"{int(r.proven_optimal)}/{r.slots}"
+        lines.append(f"| {r.size} | {r.solver} | {proven} | {_num(r.mip_gap_max, 6)} | {_secs(r.train_s)} | "
+                     f"{_num(r.heavy_share, 3)} | {_num(r.dropped_per_slot, 2)} | {_num(r.late_per_slot, 2)} | "
+                     f"{r.errors} |")
+    return "\n".join(lines) + "\n"
 
 
 def latex(table: pd.DataFrame, manifest: dict[str, Any]) -> str:
@@ -217,7 +231,7 @@ def figures(run_dir: Path, g: pd.DataFrame, manifest: dict[str, Any]) -> list[Pa
     sns.boxplot(data=data, x="solver", y="gap_pct", hue="size", order=order, hue_order=size_order, ax=ax,
                 showfliers=False)
     sns.stripplot(data=data, x="solver", y="gap_pct", hue="size", order=order, hue_order=size_order, ax=ax,
-                  dodge=True, size=2.5, color="0.25", legend=False)
+                  dodge=True, size=2.5, palette="dark:0.25", legend=False)
     ax.set(xlabel="solver", ylabel="optimality gap per slot (%)",
            title=f"Gap to the per-slot optimum ({scenario}); lower is better")
     save(fig, "gap_by_solver")
@@ -260,7 +274,7 @@ def write_report(run_dir: Path, echo: bool = True) -> pd.DataFrame:
     atomic_write_text(run_dir / "gaps.csv", g.to_csv(index=False))
     table = summary(g, time_limit)
     atomic_write_text(run_dir / "summary.csv", table.to_csv(index=False))
-    atomic_write_text(run_dir / "summary.md", markdown(table, manifest))
+    atomic_write_text(run_dir / "summary.md", markdown(table, manifest) + "\n" + details_markdown(table))
     atomic_write_text(run_dir / "summary.tex", latex(table, manifest))
     figures(run_dir, g, manifest)
     if echo:

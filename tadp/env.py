@@ -40,6 +40,7 @@ import gymnasium as gym
 import numpy as np
 
 from tadp.decoder import FIELDS_PER_TASK, decode_batch
+from tadp._malloc import tune_malloc
 from tadp.errors import TadpInputError
 from tadp.evaluator import evaluate_batch
 from tadp.generator import GeneratorOptions, draw_trace, generate_instance, load_scenario, options_of, parse_size
@@ -258,6 +259,7 @@ class TadpBatchEnv:
     ) -> None:
         if n_envs < 1:
             raise TadpInputError("argument", "n_envs", f"must be at least 1, got {n_envs}")
+        tune_malloc()  # batched temporaries: keep glibc from unmapping them after every step
         self.instance = instance
         self.n_envs = n_envs
         self._ep = _Episodes(instance, trace, reward, horizon)

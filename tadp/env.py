@@ -39,8 +39,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from tadp.decoder import FIELDS_PER_TASK, decode_batch
 from tadp._malloc import tune_malloc
+from tadp.decoder import FIELDS_PER_TASK, decode_batch
 from tadp.errors import TadpInputError
 from tadp.evaluator import evaluate_batch
 from tadp.generator import GeneratorOptions, draw_trace, generate_instance, load_scenario, options_of, parse_size

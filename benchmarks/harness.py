@@ -57,11 +57,11 @@ class BenchConfig:
     """``paper``, ``scarce`` or a scenario file."""
     instances: int = 1
     """Instances (task traces) per size."""
-    slots: int = 5
+    slots: int = 10
     """Slots per trace that every solver decides."""
     solvers: tuple[str, ...] = ALL_SOLVERS
     """Solvers to run, by registry name."""
-    time_limit: float = 20.0
+    time_limit: float = 10.0
     """Seconds per exact slot solve (policy and reference cells); unsolved slots are charged it."""
     train_episodes: int = 40
     """Training episodes (of ``train_steps`` slots) for TD3 and DDPG."""
@@ -79,6 +79,8 @@ class BenchConfig:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
 
 
+#: Cells are single-threaded (HiGHS, CP-SAT and torch get one thread each), so one per core.
+DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
 QUICK = {"instances": 1, "slots": 2, "time_limit": 2.0, "train_episodes": 2, "train_steps": 10}
 
 
@@ -117,11 +119,20 @@ def solver_options(cfg: BenchConfig, name: str, run_dir: Path, key: str) -> dict
     return {}
 
 
+def _single_threaded() -> None:
+    """Each cell uses one core: several cells may run side by side, and spinning thread pools on
+    a busy machine cost far more than they gain for these model sizes."""
+    from solvers.learned import set_torch_threads
+
+    set_torch_threads(1)
+
+
 def run_policy_cell(cfg: BenchConfig, run_dir: Path, size: str, index: int, name: str) -> dict[str, Any]:
     """Prepare one solver and let it decide slots 0..T-1 of one instance; one row per slot."""
     from solvers import make_solver
     from tadp.evaluator import heavy_share
 
+    _single_threaded()
     key = cell_key("policy", size, index, name, cfg.seed)
     inst = build_instance(cfg, size, index)
     solver = make_solver(name, **solver_options(cfg, name, run_dir, key))
@@ -227,7 +238,10 @@ class Runner:
             finally:
                 client.close()
         elif self.workers > 1:
-            with ProcessPoolExecutor(max_workers=self.workers) as pool:
+            import multiprocessing
+
+            # spawn, not fork: the parent already runs threads (progress bar, solver libraries)
+            with ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
                 futures = [pool.submit(fn, *args) for _, fn, args in todo]
                 for future in as_completed(futures):
                     yield future.result()
@@ -283,12 +297,19 @@ def policy_jobs(cfg: BenchConfig, run_dir: Path) -> list[tuple[str, Callable[...
 
 
 def reference_jobs(cfg: BenchConfig, rows: Any) -> list[tuple[str, Callable[..., dict[str, Any]], tuple]]:
-    """One exact solve per distinct (instance, slot, start cache) that a policy reached."""
+    """One exact solve per distinct (instance, slot, start cache) that a policy reached, except the
+    states the reference solver itself already solved to proven optimality on its own trajectory
+    (the report takes those rows as their references)."""
     if rows.empty:
         return []
-    states = rows[["size", "instance_index", "slot", "cache"]].drop_duplicates()
+    keys = ["size", "instance_index", "slot", "cache"]
+    states = rows[keys].drop_duplicates()
+    own = rows[(rows["solver"] == REFERENCE_SOLVER) & (rows["status"] == "optimal")][keys]
+    solved = set(map(tuple, own.astype(str).to_numpy()))
     jobs = []
     for size, index, slot, cache_text in states.itertuples(index=False):
+        if (str(size), str(index), str(slot), str(cache_text)) in solved:
+            continue
         key = cell_key("ref", size, int(index), int(slot), cache_text)
         jobs.append((key, run_reference_cell, (cfg, size, int(index), int(slot), cache_text)))
     return jobs
@@ -403,7 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="tiny budgets for trying things out (2 slots, 2 s limits, 2 short training episodes)")
     where = p.add_argument_group("where")
     where.add_argument("--out", help="run folder (default results/<run-id>/); rerun into it to resume")
-    where.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (1)")
+    where.add_argument("--workers", type=_positive_int, default=DEFAULT_WORKERS,
+                       help=f"local worker processes ({DEFAULT_WORKERS}: the cores of this machine, at most 2)")
     where.add_argument("--dask-scheduler", metavar="ADDRESS", help="send cells to this Dask scheduler")
     where.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
@@ -447,14 +469,13 @@ def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     cfg = config_from_args(args, argv)
     run_dir = Path(args.out) if args.out else default_run_dir(cfg)
-    if args.dask_scheduler and args.workers > 1:
-        raise TadpInputError("argument", "--workers", "give either --workers or --dask-scheduler")
+    workers = 1 if args.dask_scheduler else args.workers
     _say(f"tadp-bench: sizes {', '.join(cfg.sizes)}, scenario {cfg.scenario}, solvers {', '.join(cfg.solvers)}, "
          f"{cfg.instances} instance(s) x {cfg.slots} slots; run folder {run_dir}")
     from tadp._malloc import tune_malloc
 
     tune_malloc()
-    run_benchmark(cfg, run_dir, workers=args.workers, dask_scheduler=args.dask_scheduler, argv=argv,
+    run_benchmark(cfg, run_dir, workers=workers, dask_scheduler=args.dask_scheduler, argv=argv,
                   progress=not args.no_progress)
     return 0
 

@@ -27,11 +27,16 @@ SOLVER_ORDER = ("highs", "cpsat", "td3", "ddpg", "greedy", "random")
 STATE_KEYS = ["size", "instance_index", "slot", "cache"]
 
 
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A rows file; cache keys stay text (hex strings such as "000000" would otherwise become numbers)."""
+    if not path.is_file() or path.stat().st_size <= 1:
+        return pd.DataFrame()
+    return pd.read_csv(path, dtype={"cache": str})
+
+
 def load_run(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    rows = pd.read_csv(run_dir / "rows.csv", keep_default_na=True) if (run_dir / "rows.csv").stat().st_size > 1 \
-        else pd.DataFrame()
-    refs_path = run_dir / "references.csv"
-    refs = pd.read_csv(refs_path) if refs_path.is_file() and refs_path.stat().st_size > 1 else pd.DataFrame()
+    rows = _read_csv(run_dir / "rows.csv")
+    refs = _read_csv(run_dir / "references.csv")
     manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").is_file() else {}
     return rows, refs, manifest
 

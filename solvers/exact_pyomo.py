@@ -395,7 +395,7 @@ class _HighsBackend(_Backend):
 
         _use_highs_threads(self.threads)
         self.found = []
-        options = {"random_seed": self.seed, "mip_abs_gap": 0.0, "output_flag": False,
+        options = {"random_seed": self.seed, "mip_abs_gap": 0.0, "output_flag": False, **HIGHS_SAFETY_OPTIONS,
                    "mip_feasibility_tolerance": MIP_FEASIBILITY_TOL,
                    "primal_feasibility_tolerance": MIP_FEASIBILITY_TOL}
         res = self.opt.solve(self.model, time_limit=max(time_limit, 1e-3), rel_gap=mip_gap, threads=self.threads,
@@ -408,6 +408,12 @@ class _HighsBackend(_Backend):
         nodes = getattr(res.extra_info, "mip_node_count", None)
         return _MipResult(status, res.incumbent_objective, res.objective_bound, values, nodes, list(self.found))
 
+
+#: HiGHS's sub-MIP heuristics (RENS, RINS) run a presolve whose inequality strengthening does not
+#: check the time limit; on the dense resource-cut rows of some 10x35 slots it ran for over five
+#: minutes past a 5 s limit (HiGHS 1.16, RENS -> sub-MIP -> restart presolve ->
+#: strengthenInequalities). Without them the limit holds.
+HIGHS_SAFETY_OPTIONS = {"mip_heuristic_run_rens": False}
 
 _highs_threads: list[int | None] = []  # the thread count HiGHS's global scheduler was started with
 

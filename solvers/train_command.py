@@ -37,6 +37,8 @@ def add_parser(sub: Any, name: str) -> None:
     algo.add_argument("--warmup", type=int, help="random-action steps before learning (default 1000)")
     algo.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     algo.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    algo.add_argument("--threads", type=int, default=1,
+                      help="torch CPU threads (default 1: faster for these networks on a shared 2-core machine)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("-o", "--output", required=True, help="checkpoint file to write (e.g. td3-2x5.pt)")
     p.set_defaults(func=run_train)
@@ -57,6 +59,7 @@ def run_train(args: argparse.Namespace) -> int:
     result = train_on_instance(
         inst, algo=args.algo, preset_name=args.preset, seed=args.seed, progress=not args.quiet,
         episodes=args.episodes, device=args.device, critic_loss=args.critic_loss, learning_starts=args.warmup,
+        threads=args.threads,
     )
     save_checkpoint(args.output, result)
     curve = curve_path(args.output)

@@ -71,6 +71,8 @@ class BenchConfig:
     """TD3/DDPG network preset (``default`` for 2-core CPUs, or ``paper``)."""
     seed: int = 0
     """Base seed: instance i of a size uses seed + i; solvers use seed."""
+    horizon_time_limit: float = 60.0
+    """Seconds for the clairvoyant episode optimum or bound per instance (0 skips it)."""
 
     def options(self) -> GeneratorOptions:
         return load_scenario(self.scenario)
@@ -81,7 +83,8 @@ class BenchConfig:
 
 #: Cells are single-threaded (HiGHS, CP-SAT and torch get one thread each), so one per core.
 DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
-QUICK = {"instances": 1, "slots": 2, "time_limit": 2.0, "train_episodes": 2, "train_steps": 10}
+QUICK = {"instances": 1, "slots": 2, "time_limit": 2.0, "train_episodes": 2, "train_steps": 10,
+         "horizon_time_limit": 5.0}
 
 
 # =============================================================================== cells
@@ -182,6 +185,20 @@ def run_reference_cell(cfg: BenchConfig, size: str, index: int, slot: int, cache
     return {"key": cell_key("ref", size, index, slot, cache_text), "type": "reference", "rows": [row]}
 
 
+def run_episode_cell(cfg: BenchConfig, size: str, index: int) -> dict[str, Any]:
+    """The clairvoyant optimum (or bound and incumbent) of the whole trace: every slot's tasks known in
+    advance, caches chained by C6/C7 (issue 6). It bounds every online policy's episode score."""
+    from solvers.horizon_scale import episode_bound
+
+    inst = build_instance(cfg, size, index)
+    started = time.perf_counter()
+    incumbent, bound, status = episode_bound(inst, cfg.slots, time_limit=cfg.horizon_time_limit, seed=cfg.seed)
+    row = {"size": size, "instance": inst.name, "instance_index": index, "slots": cfg.slots,
+           "horizon_score": incumbent, "horizon_bound": bound, "horizon_status": status,
+           "horizon_time_s": time.perf_counter() - started}
+    return {"key": cell_key("episode", size, index, cfg.slots), "type": "episode", "rows": [row]}
+
+
 def _write_curve(path: Path, curve: Any, **labels: Any) -> None:
     import pandas as pd
 
@@ -257,22 +274,25 @@ def _json_default(value: Any) -> Any:
 
 
 def collect_rows(run_dir: Path) -> tuple[Any, Any]:
-    """Rebuild rows.csv and references.csv from the finished cells (sorted, so order never matters)."""
+    """Rebuild rows.csv, references.csv and episodes.csv from the finished cells (sorted, so the
+    order in which cells finished never matters)."""
     import pandas as pd
 
-    policy, reference = [], []
+    found: dict[str, list[dict[str, Any]]] = {"policy": [], "reference": [], "episode": []}
     for path in sorted((run_dir / "cells").glob("*.json")):
         cell = json.loads(path.read_text())
-        (policy if cell["type"] == "policy" else reference).extend(cell["rows"])
-    rows = pd.DataFrame(policy)
-    refs = pd.DataFrame(reference)
-    if not rows.empty:
-        rows = rows.sort_values(["size", "instance_index", "solver", "seed", "slot"], kind="stable")
-    if not refs.empty:
-        refs = refs.sort_values(["size", "instance_index", "slot", "cache"], kind="stable")
-    atomic_write_text(run_dir / "rows.csv", rows.to_csv(index=False))
-    atomic_write_text(run_dir / "references.csv", refs.to_csv(index=False))
-    return rows, refs
+        found[cell["type"]].extend(cell["rows"])
+    order = {"policy": ["size", "instance_index", "solver", "seed", "slot"],
+             "reference": ["size", "instance_index", "slot", "cache"], "episode": ["size", "instance_index"]}
+    files = {"policy": "rows.csv", "reference": "references.csv", "episode": "episodes.csv"}
+    frames = {}
+    for kind, rows in found.items():
+        frame = pd.DataFrame(rows)
+        if not frame.empty:
+            frame = frame.sort_values(order[kind], kind="stable")
+        atomic_write_text(run_dir / files[kind], frame.to_csv(index=False))
+        frames[kind] = frame
+    return frames["policy"], frames["reference"]
 
 
 def _progress(total: int, label: str, enabled: bool) -> Any:
@@ -368,7 +388,11 @@ def run_benchmark(cfg: BenchConfig, run_dir: Path, *, workers: int = 1, dask_sch
     started = time.perf_counter()
     runner.run(policy_jobs(cfg, run_dir), "solvers")
     rows, _ = collect_rows(run_dir)
-    runner.run(reference_jobs(cfg, rows), "exact optima of reached states")
+    jobs = reference_jobs(cfg, rows)
+    if cfg.horizon_time_limit > 0:
+        jobs += [(cell_key("episode", size, index, cfg.slots), run_episode_cell, (cfg, size, index))
+                 for size in cfg.sizes for index in range(cfg.instances)]
+    runner.run(jobs, "exact optima (per slot, per episode)")
     collect_rows(run_dir)
     _say(f"cells finished in {time.perf_counter() - started:.0f} s; rows in {run_dir / 'rows.csv'}")
     if report:
@@ -419,6 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"training episodes for td3 and ddpg ({d.train_episodes})")
     budget.add_argument("--train-steps", type=_positive_int, default=d.train_steps,
                         help=f"slots per training episode ({d.train_steps})")
+    budget.add_argument("--horizon-time-limit", type=float, default=d.horizon_time_limit,
+                        help=f"seconds for the clairvoyant episode bound per instance, 0 skips it "
+                        f"({d.horizon_time_limit:g})")
     budget.add_argument("--preset", choices=("default", "paper"), default=d.preset, help="TD3/DDPG network sizes")
     budget.add_argument("--quick", action="store_true",
                         help="tiny budgets for trying things out (2 slots, 2 s limits, 2 short training episodes)")
@@ -450,8 +477,10 @@ def config_from_args(args: argparse.Namespace, given: Sequence[str]) -> BenchCon
         "sizes": tuple(size_label(parse_size(s)) for s in sizes), "scenario": args.scenario,
         "instances": args.instances, "slots": args.slots, "solvers": solvers, "time_limit": args.time_limit,
         "train_episodes": args.train_episodes, "train_steps": args.train_steps, "preset": args.preset,
-        "seed": args.seed,
+        "seed": args.seed, "horizon_time_limit": args.horizon_time_limit,
     }
+    if args.horizon_time_limit < 0:
+        raise TadpInputError("argument", "--horizon-time-limit", f"must be >= 0, got {args.horizon_time_limit}")
     if args.quick:  # quick budgets, unless an option was given explicitly
         for key, value in QUICK.items():
             flag = "--" + key.replace("_", "-")

@@ -16,6 +16,7 @@ from tadp.errors import TadpInputError
 REGISTRY: dict[str, str] = {
     "highs": "solvers.exact_pyomo:PyomoSolver",
     "cpsat": "solvers.exact_cpsat:CpSatSolver",
+    "highs-horizon": "solvers.exact_horizon:HorizonSolver",
     "td3": "solvers.learned:Td3Solver",
     "ddpg": "solvers.learned:DdpgSolver",
     "random": "solvers.learned:RandomSolver",

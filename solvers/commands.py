@@ -46,7 +46,7 @@ def _add_solve(sub: Any) -> None:
     p.add_argument("--solver", required=True, choices=sorted(REGISTRY), help="registered solver")
     p.add_argument("--slots", type=_positive(int, "--slots"), help="solve slots 0..N-1 (default: the whole trace)")
     p.add_argument("--time-limit", type=_positive(float, "--time-limit"), default=60.0,
-                   help="seconds per slot (default 60)")
+                   help="seconds per slot (default 60); for highs-horizon, for the whole horizon")
     p.add_argument("--seed", type=int, default=0, help="solver seed (default 0)")
     exact = p.add_argument_group("exact solvers (highs, cpsat, highs-horizon)")
     exact.add_argument("--mip-gap", type=float, help="relative MIP gap to stop at (default 1e-6)")
@@ -75,6 +75,15 @@ def run_solve(args: argparse.Namespace) -> int:
     solver = make_solver(args.solver, **options)
     solver.prepare(inst, seed=args.seed, progress=True)
     n = args.slots if args.slots is not None else inst.n_slots
+    if n > inst.n_slots:
+        raise TadpInputError("argument", "--slots", f"the instance has {inst.n_slots} slots, asked for {n}")
+    whole_episode = getattr(solver, "solve_horizon_solution", None)
+    if whole_episode is not None:  # a solver whose answer is a whole episode (the clairvoyant optimum)
+        solution, result = whole_episode(inst, n, time_limit=args.time_limit, seed=args.seed)
+        write_solution(solution, args.output)
+        print(f"wrote {args.output}: {n} slots, episode score {result.score:.6f}, bound {result.bound:.6f}, "
+              f"status {result.status}, {result.time_s:.1f} s", file=sys.stderr)
+        return 1 if result.status == "error" else 0
 
     def report(slot: int, result: Any) -> None:
         bound = "-" if result.bound is None else f"{result.bound:.6f}"

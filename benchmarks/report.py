@@ -43,6 +43,10 @@ def episode_view(rows: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     per_instance = rows.groupby(["size", "instance_index", "solver"], sort=False)["score"].mean().reset_index()
     merged = per_instance.merge(episodes, on=["size", "instance_index"], how="inner")
+    # every policy's episode is a feasible point of the horizon problem: the best one known may beat
+    # the horizon solve's own incumbent when that solve stopped at its time limit
+    best_policy = merged.groupby(["size", "instance_index"])["score"].transform("max")
+    merged["horizon_score"] = np.maximum(merged["horizon_score"], best_policy)
     merged["gap_to_bound"] = (merged["horizon_bound"] - merged["score"]) / merged["horizon_bound"]
     out = merged.groupby(["size", "solver"], sort=False).agg(
         episode_score=("score", "mean"), horizon_incumbent=("horizon_score", "mean"),
@@ -62,8 +66,10 @@ def episode_markdown(view: pd.DataFrame) -> str:
              "clairvoyant horizon optimum (all slots known in advance, caches chained by C6/C7), which bounds every "
              "online policy. Gap = (bound - score) / bound in %; `proven` counts instances whose horizon optimum "
              "was proven (bound = optimum); otherwise the bound is a valid upper bound and the gap an upper bound "
-             "on the true one. highs is the exact per-slot (myopic) policy: its gap is the value of foresight.", "",
-             "| size | solver | episode score | horizon incumbent | horizon bound | gap to bound % | proven |",
+             "on the true one. Best known episode: the horizon solve's incumbent or the best policy's episode, whichever "
+             "is higher (each is feasible for the horizon problem). highs is the exact per-slot (myopic) policy: its "
+             "gap is the value of foresight.", "",
+             "| size | solver | episode score | best known episode | horizon bound | gap to bound % | proven |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for r in view.itertuples(index=False):
         lines.append(f"| {r.size} | {r.solver} | {_num(r.episode_score)} | {_num(r.horizon_incumbent)} | "

@@ -34,7 +34,7 @@ def test_quick_run_writes_rows_tables_and_figures(quick_run: Path) -> None:
     assert set(rows["solver"]) == set(harness.ALL_SOLVERS)
     assert len(rows) == len(harness.ALL_SOLVERS) * 2  # one row per (solver, slot)
     assert rows["feasible"].all() and not rows["status"].eq("error").any()
-    for name in ("summary.md", "summary.tex", "summary.csv", "gaps.csv", "manifest.json"):
+    for name in ("summary.md", "summary.tex", "summary.csv", "gaps.csv", "manifest.json", "episodes.csv"):
         assert (quick_run / name).stat().st_size > 0
     for fig in ("gap_by_solver", "time_by_size", "training_curves"):
         assert (quick_run / "figures" / f"{fig}.png").stat().st_size > 1000
@@ -60,7 +60,7 @@ def test_gaps_are_measured_against_proven_optima(quick_run: Path) -> None:
 def test_report_rebuilds_from_rows_alone(quick_run: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     copy.mkdir()
-    for name in ("rows.csv", "references.csv", "manifest.json"):
+    for name in ("rows.csv", "references.csv", "episodes.csv", "manifest.json"):
         (copy / name).write_bytes((quick_run / name).read_bytes())
     (copy / "curves").mkdir()
     for curve in (quick_run / "curves").glob("*.csv"):
@@ -139,3 +139,13 @@ def test_bad_arguments_exit_2_before_any_work(argv: list[str], fragment: str, tm
     assert main([*argv, "--out", str(out)]) == 2
     assert fragment in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_horizon_bound_covers_every_policy_episode(quick_run: Path) -> None:
+    """The clairvoyant episode optimum bounds every online policy's episode score (issue 6)."""
+    episodes = pd.read_csv(quick_run / "episodes.csv")
+    rows = pd.read_csv(quick_run / "rows.csv")
+    assert len(episodes) == 1 and episodes["horizon_status"].iloc[0] == "optimal"
+    bound = episodes["horizon_bound"].iloc[0]
+    assert (rows.groupby("solver")["score"].mean() <= bound + 1e-6).all()
+    assert "Episode view" in (quick_run / "summary.md").read_text()

@@ -5,7 +5,8 @@
                                                               #   of each other in <= 10 minutes
     python -m benchmarks.bench_horizon --case 2x5-scarce --method blocks --time-limit 120
 
-Methods: ``monolithic`` (:func:`solvers.exact_horizon.solve_horizon`, one MILP by outer approximation),
+Methods: ``monolithic`` (the registered solver ``highs-horizon``: :class:`solvers.exact_horizon.HorizonSolver`,
+one MILP by outer approximation, warm-started with the better of the greedy and myopic episodes),
 ``episode-bound`` (:func:`solvers.horizon_scale.episode_bound`, what the harness cell calls) and ``blocks``
 (:func:`solvers.horizon_scale.rolling_horizon` for half the time, then
 :func:`solvers.horizon_scale.block_bound`). With ``--policies`` the episode scores of the myopic exact
@@ -32,7 +33,7 @@ import numpy as np
 
 from solvers import make_solver
 from solvers.base import solve_episode
-from solvers.exact_horizon import solve_horizon
+from solvers.exact_horizon import HorizonSolver
 from solvers.horizon_scale import block_bound, episode_bound, rolling_horizon
 from tadp.generator import GeneratorOptions, generate_instance, parse_size
 
@@ -60,7 +61,7 @@ CASES = {
 METHODS = ("monolithic", "episode-bound", "blocks")
 FIELDS = ["case", "instance", "seed", "slots", "method", "status", "incumbent", "bound", "gap", "time_s",
           "time_limit_s", "time_to_1pct_s", "myopic_score", "greedy_score", "oa_rounds", "nodes", "cuts", "root_bound",
-          "trace"]
+          "warm_start_score", "warm_start_s", "trace"]
 
 
 def _gap(incumbent: float, bound: float) -> float:
@@ -77,13 +78,14 @@ def run(name: str, case: Case, method: str, policies: bool, policy_time_limit: f
                                "method": method, "time_limit_s": case.time_limit}
         started = time.perf_counter()
         if method == "monolithic":
-            res = solve_horizon(inst, case.slots, time_limit=case.time_limit, seed=seed)
+            res = HorizonSolver().solve_horizon(inst, case.slots, time_limit=case.time_limit, seed=seed)
             trace = res.info.get("trace", [])
             within = [t for t, inc, bnd in trace if inc > 0 and _gap(inc, bnd) <= 0.01]
             row.update(status=res.status, incumbent=res.score, bound=res.bound,
                        time_to_1pct_s=round(within[0], 2) if within else None,
                        trace=json.dumps([[round(t, 2), round(i, 7), round(b, 7)] for t, i, b in trace]),
-                       **{k: res.info.get(k) for k in ("oa_rounds", "nodes", "cuts", "root_bound")})
+                       **{k: res.info.get(k) for k in ("oa_rounds", "nodes", "cuts", "root_bound", "warm_start_score",
+                                                       "warm_start_s")})
         elif method == "episode-bound":
             incumbent, bound, status = episode_bound(inst, case.slots, case.time_limit, seed=seed)
             row.update(status=status, incumbent=incumbent, bound=bound)

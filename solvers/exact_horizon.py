@@ -799,6 +799,49 @@ def _plans_of_decisions(data: HorizonData, decisions: list[Decision]) -> list[Sl
     return plans
 
 
+# ============================================================================ warm starts
+#: Warm starts of :class:`HorizonSolver`: the episode of a fast policy as first incumbent.
+WARM_STARTS = ("none", "greedy", "myopic", "both")
+#: Share of the time limit the myopic warm start may take (spread evenly over the slots).
+MYOPIC_SHARE = 0.1
+
+
+def extend_episode(inst: Instance, plan: list[Decision], length: int, first_slot: int, cache: Cache, policy: Solver,
+                   *, time_limit: float = 1.0, seed: int = 0) -> list[Decision]:
+    """``plan`` (decisions of slots ``first_slot ..``, from ``cache``) extended to ``length`` slots by
+    ``policy`` (``time_limit`` seconds per slot), each slot from the cache the previous one leaves."""
+    plan = list(plan[:length])
+    outcomes = evaluate_episode(inst, plan, cache, first_slot) if plan else []
+    current = outcomes[-1].next_cache if outcomes else cache
+    for t in range(first_slot + len(plan), first_slot + length):
+        assert current is not None
+        res = policy.solve(inst, t, current, time_limit=time_limit, seed=seed)
+        plan.append(res.decision)
+        current = res.outcome.next_cache
+    return plan
+
+
+def warm_start_episode(inst: Instance, n_slots: int, first_slot: int, cache: Cache, kind: str, time_limit: float,
+                       seed: int = 0) -> list[Decision] | None:
+    """The episode of ``kind`` (:data:`WARM_STARTS`; "both": the better of the two by the evaluator's
+    score) over the horizon; the myopic exact policy (``highs``, keep rule used) gets ``time_limit`` seconds
+    in all. None for "none"."""
+    from solvers.exact_pyomo import PyomoSolver
+    from solvers.greedy import GreedySolver
+
+    if kind not in WARM_STARTS:
+        raise TadpInputError("argument", "warm_start", f"unknown {kind!r} (known: {', '.join(WARM_STARTS)})")
+    episodes = []
+    if kind in ("greedy", "both"):
+        episodes.append(extend_episode(inst, [], n_slots, first_slot, cache, GreedySolver(), seed=seed))
+    if kind in ("myopic", "both"):
+        episodes.append(extend_episode(inst, [], n_slots, first_slot, cache, PyomoSolver(),
+                                       time_limit=max(time_limit / n_slots, 0.05), seed=seed))
+    if not episodes:
+        return None
+    return max(episodes, key=lambda e: float(np.mean([o.score for o in evaluate_episode(inst, e, cache, first_slot)])))
+
+
 # ============================================================================ the registered solver
 class HorizonSolver(Solver):
     """The clairvoyant horizon optimum (``highs-horizon`` in the registry).
@@ -813,31 +856,53 @@ class HorizonSolver(Solver):
     over the slots, not on one slot); the status and the horizon's objective and bound are in ``info``.
 
     Options: ``mip_gap`` (relative, default 1e-6), ``threads``, ``window`` (slots per :meth:`solve` call,
-    default None: to the end of the trace).
+    default None: to the end of the trace), ``warm_start`` (:data:`WARM_STARTS`, default "both": the better
+    of the greedy and the myopic exact policies' episodes is the first incumbent; the myopic one may take
+    :data:`MYOPIC_SHARE` of the time limit, which counts in the solve's time).
     """
 
     name = "highs-horizon"
     kind = "exact"
 
     def __init__(self, *, mip_gap: float = 1e-6, threads: int | None = None, window: int | None = None,
-                 **unknown: Any) -> None:
+                 warm_start: str = "both", **unknown: Any) -> None:
         if unknown:
             raise TadpInputError("argument", "highs-horizon", f"unknown option(s) {', '.join(sorted(unknown))} "
-                                 "(known: mip_gap, threads, window; the keep flags are part of the optimum)")
+                                 "(known: mip_gap, threads, window, warm_start; the keep flags are part of the "
+                                 "optimum)")
+        if warm_start not in WARM_STARTS:
+            raise TadpInputError("argument", "warm_start", f"unknown {warm_start!r} (known: {', '.join(WARM_STARTS)})")
         if not (isinstance(mip_gap, (int, float)) and 0 <= mip_gap < 1):
             raise TadpInputError("argument", "--mip-gap", f"must lie in [0, 1), got {mip_gap!r}")
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise TadpInputError("argument", "threads", f"must be a positive integer, got {threads!r}")
         if window is not None and (not isinstance(window, int) or window < 1):
             raise TadpInputError("argument", "window", f"must be a positive integer, got {window!r}")
-        super().__init__(mip_gap=float(mip_gap), threads=threads, window=window)
-        self.mip_gap, self.threads, self.window = float(mip_gap), threads, window
+        super().__init__(mip_gap=float(mip_gap), threads=threads, window=window, warm_start=warm_start)
+        self.mip_gap, self.threads, self.window, self.warm_start = float(mip_gap), threads, window, warm_start
 
     def solve_horizon(self, inst: Instance, n_slots: int | None = None, *, time_limit: float, seed: int = 0,
                       first_slot: int = 0, start_cache: Cache | None = None) -> HorizonResult:
-        """The clairvoyant optimum of slots ``first_slot .. first_slot + n_slots - 1`` (:func:`solve_horizon`)."""
-        return solve_horizon(inst, n_slots, time_limit=time_limit, seed=seed, first_slot=first_slot,
-                             start_cache=start_cache, mip_gap=self.mip_gap, threads=self.threads)
+        """The clairvoyant optimum of slots ``first_slot .. first_slot + n_slots - 1`` (:func:`solve_horizon`,
+        after the warm start; ``time_limit`` covers both)."""
+        started = time.perf_counter()
+        n = inst.n_slots - first_slot if n_slots is None else n_slots
+        cache = inst.initial_cache if start_cache is None else start_cache
+        if not (0 <= first_slot and n >= 1 and first_slot + n <= inst.n_slots):
+            raise TadpInputError("argument", "--slots", f"slots {first_slot}..{first_slot + n - 1} not within "
+                                 f"0..{inst.n_slots - 1}")
+        seed_plan = warm_start_episode(inst, n, first_slot, cache, self.warm_start, MYOPIC_SHARE * time_limit, seed)
+        warm_s = time.perf_counter() - started
+        res = solve_horizon(inst, n, time_limit=max(time_limit - warm_s, 0.05), seed=seed, first_slot=first_slot,
+                            start_cache=cache, mip_gap=self.mip_gap, threads=self.threads, incumbent=seed_plan)
+        res.time_s = time.perf_counter() - started
+        res.info["trace"] = [(t + warm_s, value, bound) for t, value, bound in res.info.get("trace", [])]
+        res.info["warm_start"] = self.warm_start
+        res.info["warm_start_s"] = warm_s
+        if seed_plan is not None:
+            res.info["warm_start_score"] = float(np.mean([o.score for o in evaluate_episode(inst, seed_plan, cache,
+                                                                                              first_slot)]))
+        return res
 
     def solve_horizon_solution(self, inst: Instance, n_slots: int | None = None, *, time_limit: float,
                                seed: int = 0) -> tuple[Solution, HorizonResult]:
@@ -880,5 +945,6 @@ def solve_horizon_solution(inst: Instance, n_slots: int | None = None, *, time_l
     return HorizonSolver(**options).solve_horizon_solution(inst, n_slots, time_limit=time_limit, seed=seed)
 
 
-__all__ = ["HorizonData", "HorizonResult", "HorizonSolver", "build_horizon_model", "horizon_data", "horizon_solution",
-           "solve_horizon", "solve_horizon_solution", "tighten_horizon"]
+__all__ = ["MYOPIC_SHARE", "WARM_STARTS", "HorizonData", "HorizonResult", "HorizonSolver", "build_horizon_model",
+           "extend_episode", "horizon_data", "horizon_solution", "solve_horizon", "solve_horizon_solution",
+           "tighten_horizon", "warm_start_episode"]

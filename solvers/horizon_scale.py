@@ -22,7 +22,7 @@ bracket the clairvoyant optimum OPT of slots t0 .. t0+H-1:
   is the bound.
 
 :func:`episode_bound` picks: the monolithic solve (seeded with the better of the greedy and myopic exact
-policies' episodes) when the model is small enough, else rolling horizon plus block bound.
+policies' episodes) when the model is small enough, else that better episode plus the block bound.
 """
 
 from __future__ import annotations
@@ -36,22 +36,27 @@ import numpy as np
 import pyomo.environ as pyo
 
 from solvers.base import Solver
+from solvers.exact_data import trivial_bound
 from solvers.exact_horizon import (
     HorizonResult,
+    HorizonSolver,
     _HorizonBackend,
     _linear,
     build_horizon_model,
+    extend_episode,
     horizon_data,
     solve_horizon,
     tighten_horizon,
+    warm_start_episode,
 )
-from solvers.exact_pyomo import PyomoSolver
 from solvers.greedy import GreedySolver
 from tadp.decision import Decision
 from tadp.errors import TadpInputError
 from tadp.evaluator import evaluate_episode
 from tadp.instance import Cache, Instance
 
+#: Share of :func:`block_bound`'s time for its first round (mu = 0, free start caches) when it iterates.
+FIRST_ROUND_SHARE = 0.6
 #: Largest monolithic model (options over all slots) :func:`episode_bound` solves as one MILP; beyond it,
 #: rolling horizon plus block bound. (2x5 scarce, 50 slots: 7,000 options; 10x35 scarce, 10 slots: 49,000.)
 MONOLITHIC_MAX_OPTIONS = 60_000
@@ -104,7 +109,7 @@ def rolling_horizon(
         # share the time left over the windows left, weighted by their length
         left = max(1, math.ceil((end - t - w) / step)) if t + w < end else 0
         limit = max(remaining * w / (w + left * window), 0.05)
-        plan = _extend(inst, plan, w, t, cache, policy, seed)
+        plan = extend_episode(inst, plan, w, t, cache, policy, seed=seed)
         res = solve_horizon(inst, w, time_limit=limit, seed=seed, first_slot=t, start_cache=cache,
                             threads=threads, incumbent=plan, mip_gap=mip_gap)
         windows += 1
@@ -126,23 +131,6 @@ def rolling_horizon(
                          scores, first_slot, info, claims)
 
 
-def _extend(inst: Instance, plan: list[Decision], length: int, first: int, cache: Cache, policy: Solver,
-            seed: int, time_limit: float = 1.0) -> list[Decision]:
-    """``plan`` (decisions from slot ``first`` on, from ``cache``) extended to ``length`` slots by ``policy``
-    (``time_limit`` seconds per slot), each slot from the cache the previous one leaves."""
-    plan = list(plan[:length])
-    if len(plan) == length:
-        return plan
-    outcomes = evaluate_episode(inst, plan, cache, first) if plan else []
-    current = outcomes[-1].next_cache if outcomes else cache
-    for t in range(first + len(plan), first + length):
-        assert current is not None
-        res = policy.solve(inst, t, current, time_limit=time_limit, seed=seed)
-        plan.append(res.decision)
-        current = res.outcome.next_cache
-    return plan
-
-
 # ============================================================================ block Lagrangian bound
 @dataclass(eq=False)
 class _Block:
@@ -152,6 +140,7 @@ class _Block:
     length: int
     model: Any
     backend: _HorizonBackend
+    trivial: float  # its score with every task at its best option (a bound on the block's score)
     bound: float = math.inf  # upper bound on the block's Lagrangian maximum at the current multipliers
     start: np.ndarray = field(default_factory=lambda: np.zeros(0))  # u of its first step (model flags order)
     last: np.ndarray = field(default_factory=lambda: np.zeros(0))  # r of its last step
@@ -217,7 +206,8 @@ def block_bound(
         length = min(block, first_slot + n - t)
         data = horizon_data(inst, t, length, start if b == 0 else Cache.empty(inst.n_devices))
         model = build_horizon_model(data, free_start=b > 0)
-        blocks.append(_Block(t, length, model, _HorizonBackend(model, threads, seed)))
+        trivial = sum(trivial_bound(hs.serve) for hs in data.slots) / length
+        blocks.append(_Block(t, length, model, _HorizonBackend(model, threads, seed), trivial))
     flags = list(blocks[0].model.models)  # the same model flags in every block (same instance)
     prices = [np.zeros(len(flags)) for _ in range(len(blocks) - 1)]  # mu of the link into block b + 1
     weights = [blk.length / n for blk in blocks]
@@ -230,29 +220,27 @@ def block_bound(
     # ---- the LP of each block tightened once (its resource cuts stay valid whatever the objective)
     for blk in blocks:
         tighten_horizon(blk.model, blk.backend, min(deadline, time.perf_counter() + time_limit / (4 * len(blocks))))
-    while rounds < max_rounds and time.perf_counter() < deadline:
+    while rounds < max_rounds and (rounds == 0 or time.perf_counter() < deadline):
         rounds += 1
         total = 0.0
-        complete = True
         for b, blk in enumerate(blocks):
             _set_block_objective(blk, weights[b], prices[b - 1] if b > 0 else None,
                                  prices[b] if b < len(blocks) - 1 else None)
             left = deadline - time.perf_counter()
-            per_block = max(left / ((max_rounds - rounds + 1) * (len(blocks) - b)), 0.05)
+            # the free-start round (mu = 0) usually gives the bound: it gets most of the time
+            share = FIRST_ROUND_SHARE if rounds == 1 and max_rounds > 1 else 1.0 / (max_rounds - rounds + 1)
+            per_block = max(left * share / (len(blocks) - b), 0.05)
             res = blk.backend.solve(per_block, 1e-6)
-            if res.bound is None or not math.isfinite(res.bound):
-                complete = False
-                break
-            blk.bound = res.bound
-            total += weights[b] * res.bound
+            # no bound in time: the trivial one (every task at its best option, every reward for r_last taken)
+            fallback = blk.trivial + (float(prices[b].sum()) / weights[b] if b < len(blocks) - 1 else 0.0)
+            blk.bound = min(res.bound, fallback) if res.bound is not None and math.isfinite(res.bound) else fallback
+            total += weights[b] * blk.bound
             if res.values is not None:
                 m = blk.model
                 last = blk.length - 1
                 blk.start = np.array([res.values.get(m.start_cache[0, f], 0.0) or 0.0 for f in flags]) \
                     if b > 0 else np.zeros(len(flags))
                 blk.last = np.array([res.values.get(m.resident[last, f], 0.0) or 0.0 for f in flags])
-        if not complete:
-            break
         history.append(total)
         if incumbent is None or len(blocks) == 1:
             best = min(best, total)
@@ -279,32 +267,30 @@ def episode_bound(inst: Instance, n_slots: int | None = None, time_limit: float 
     0 .. n_slots-1 within about ``time_limit`` seconds; status ``optimal`` when proven (relative gap
     <= 1e-6), else ``time_limit``. The incumbent is an episode the evaluator scored.
 
-    Up to :data:`MONOLITHIC_MAX_OPTIONS` options the monolithic model is solved, seeded with the better
-    of the greedy policy's episode (milliseconds) and the myopic exact policy's (``highs``, 10% of the time
-    spread over the slots; a slot it cannot finish keeps its best incumbent); beyond, half the time goes to :func:`rolling_horizon` and the rest to
-    :func:`block_bound` (blocks of 10 slots)."""
+    Up to :data:`MONOLITHIC_MAX_OPTIONS` options the monolithic model is solved by :class:`HorizonSolver`
+    with ``warm_start="both"``: seeded with the better of the greedy policy's episode (milliseconds) and
+    the myopic exact policy's (``highs``, 10% of the time spread over the slots). Beyond, the incumbent is
+    that better episode (the myopic policy on 30% of the time) and the bound :func:`block_bound` (blocks of
+    10 slots) on the rest. (:func:`rolling_horizon` gives better incumbents than the myopic policy but needs
+    a MILP per window: too slow for a benchmark cell at that size.)"""
     started = time.perf_counter()
     n = inst.n_slots if n_slots is None else n_slots
     if not 1 <= n <= inst.n_slots:
         raise TadpInputError("argument", "--slots", f"must lie in 1..{inst.n_slots}, got {n}")
     size = horizon_data(inst, 0, 1, inst.initial_cache).n_options * n  # the first slot's options times n
     if size <= MONOLITHIC_MAX_OPTIONS:
-        # the better of two seeds: greedy (milliseconds) and the myopic exact policy on 10% of the time
-        seeds = [_extend(inst, [], n, 0, inst.initial_cache, GreedySolver(), seed)]
-        myopic = PyomoSolver()
-        seeds.append(_extend(inst, [], n, 0, inst.initial_cache, myopic, seed, 0.1 * time_limit / n))
-        seed_plan = max(seeds, key=lambda plan: float(np.mean([o.score for o in evaluate_episode(inst, plan)])))
-        left = max(time_limit - (time.perf_counter() - started), 0.1)
-        res = solve_horizon(inst, n, time_limit=left, seed=seed, incumbent=seed_plan)
+        res = HorizonSolver(warm_start="both").solve_horizon(inst, n, time_limit=time_limit, seed=seed)
         if res.status == "error":
             raise RuntimeError(res.info.get("error"))
         return res.score, res.bound, res.status
-    rolling = rolling_horizon(inst, n, time_limit=0.5 * time_limit, seed=seed)
+    episode = warm_start_episode(inst, n, 0, inst.initial_cache, "both", 0.3 * time_limit, seed)
+    assert episode is not None
+    incumbent = float(np.mean([o.score for o in evaluate_episode(inst, episode)]))
     left = max(time_limit - (time.perf_counter() - started), 0.1)
-    bb = block_bound(inst, n, time_limit=left, incumbent=rolling.score, seed=seed)
-    bound = max(bb.bound, rolling.score)
-    status = "optimal" if bound - rolling.score <= 1e-6 * rolling.score else "time_limit"
-    return rolling.score, bound, status
+    bb = block_bound(inst, n, time_limit=left, incumbent=incumbent, seed=seed)
+    bound = max(bb.bound, incumbent)
+    status = "optimal" if bound - incumbent <= 1e-6 * incumbent else "time_limit"
+    return incumbent, bound, status
 
 
 __all__ = ["MONOLITHIC_MAX_OPTIONS", "BlockBound", "block_bound", "episode_bound", "rolling_horizon"]

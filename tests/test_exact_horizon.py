@@ -208,8 +208,9 @@ def test_options_are_checked() -> None:
     with pytest.raises(ValueError, match="window"):
         HorizonSolver(window=0)
     with pytest.raises(ValueError, match="keep"):
-        make_solver_options = {"keep": "used"}
-        HorizonSolver(**make_solver_options)
+        HorizonSolver(keep="used")
+    with pytest.raises(ValueError, match="warm_start"):
+        HorizonSolver(warm_start="lucky")
     inst = generate_instance([2], seed=0, slots=2)
     with pytest.raises(ValueError, match="slots"):
         solve_horizon(inst, 3, time_limit=1.0)

@@ -76,6 +76,10 @@ ROOT_SEPARATION_TOL = 1e-6
 ROOT_ROUNDS = 40
 #: The LP rounds stop early when the bound moved less than this (relative) over the last round.
 ROOT_STALL = 1e-7
+#: Share of the time limit (at most POSTPROCESS_MAX_S seconds) kept after the last MILP round to judge and
+#: repair its solutions.
+POSTPROCESS_SHARE = 0.05
+POSTPROCESS_MAX_S = 30.0
 #: A repair stops adding back dropped options after this many that do not fit.
 REPAIR_MISSES = 3
 #: Candidates repaired per MILP round at most (its final solution first, then the incumbents met, best first).
@@ -647,10 +651,12 @@ def solve_horizon(
     tried: set[bytes] = set()
     cut_at: set[tuple[int, bytes]] = set()
     excluded: set[tuple[int, bytes]] = set()
-    while time.perf_counter() < deadline:
+    # the MILP stops a little before the deadline, so that its last solutions can still be judged and repaired
+    milp_deadline = deadline - min(max(POSTPROCESS_SHARE * time_limit, 0.5), POSTPROCESS_MAX_S)
+    while time.perf_counter() < milp_deadline:
         if best.value > 0:
             backend.warm_start(_warm_values(model, best))
-        res = backend.solve(deadline - time.perf_counter(), solver_gap)
+        res = backend.solve(milp_deadline - time.perf_counter(), solver_gap)
         rounds += 1
         nodes += res.nodes or 0
         if res.bound is not None and math.isfinite(res.bound) and frozen is None:
@@ -809,13 +815,17 @@ MYOPIC_SHARE = 0.1
 def extend_episode(inst: Instance, plan: list[Decision], length: int, first_slot: int, cache: Cache, policy: Solver,
                    *, time_limit: float = 1.0, seed: int = 0) -> list[Decision]:
     """``plan`` (decisions of slots ``first_slot ..``, from ``cache``) extended to ``length`` slots by
-    ``policy`` (``time_limit`` seconds per slot), each slot from the cache the previous one leaves."""
+    ``policy``, each slot from the cache the previous one leaves, within about ``time_limit`` seconds in all
+    (a slot may use what the earlier ones left, less 0.02 s for each later slot; 0.05 s at least)."""
+    started = time.perf_counter()
     plan = list(plan[:length])
     outcomes = evaluate_episode(inst, plan, cache, first_slot) if plan else []
     current = outcomes[-1].next_cache if outcomes else cache
     for t in range(first_slot + len(plan), first_slot + length):
         assert current is not None
-        res = policy.solve(inst, t, current, time_limit=time_limit, seed=seed)
+        later = first_slot + length - 1 - t
+        limit = max(time_limit - (time.perf_counter() - started) - 0.02 * later, 0.05)
+        res = policy.solve(inst, t, current, time_limit=limit, seed=seed)
         plan.append(res.decision)
         current = res.outcome.next_cache
     return plan
@@ -835,8 +845,8 @@ def warm_start_episode(inst: Instance, n_slots: int, first_slot: int, cache: Cac
     if kind in ("greedy", "both"):
         episodes.append(extend_episode(inst, [], n_slots, first_slot, cache, GreedySolver(), seed=seed))
     if kind in ("myopic", "both"):
-        episodes.append(extend_episode(inst, [], n_slots, first_slot, cache, PyomoSolver(),
-                                       time_limit=max(time_limit / n_slots, 0.05), seed=seed))
+        episodes.append(extend_episode(inst, [], n_slots, first_slot, cache, PyomoSolver(), time_limit=time_limit,
+                                       seed=seed))
     if not episodes:
         return None
     return max(episodes, key=lambda e: float(np.mean([o.score for o in evaluate_episode(inst, e, cache, first_slot)])))

@@ -109,7 +109,7 @@ def rolling_horizon(
         # share the time left over the windows left, weighted by their length
         left = max(1, math.ceil((end - t - w) / step)) if t + w < end else 0
         limit = max(remaining * w / (w + left * window), 0.05)
-        plan = extend_episode(inst, plan, w, t, cache, policy, seed=seed)
+        plan = extend_episode(inst, plan, w, t, cache, policy, time_limit=w, seed=seed)
         res = solve_horizon(inst, w, time_limit=limit, seed=seed, first_slot=t, start_cache=cache,
                             threads=threads, incumbent=plan, mip_gap=mip_gap)
         windows += 1

@@ -4,6 +4,7 @@
     python -m benchmarks.bench_learned train --size 2x5 --algo td3 -o runs/td3-2x5.pt
     python -m benchmarks.bench_learned train --episodes 150 --set exploration_noise=0.1 -o runs/variant.pt
     python -m benchmarks.bench_learned quality --size 2x5 --td3 runs/td3-2x5.pt --ddpg runs/ddpg-2x5.pt
+    python -m benchmarks.bench_learned campaign --size 2x5 --seeds 0,1,2 --traces 5 --out results/learned-2x5
 
 ``inference``: wall time per slot of what ``Td3Solver.solve`` times (observation, one actor
 inference, decoding), with an untrained actor of the preset's sizes (the time does not
@@ -15,6 +16,15 @@ prints the mean episode score and completion ratio, and splits the score's dista
 "every task completed with its heavy model" into tasks not completed (dropped by the
 decoder, or served but late) and tasks completed with the light model. ``--csv`` writes one
 row per (solver, trace, slot).
+
+``campaign``: the issue's quality protocol in one command. Trains every learned solver
+(``td3``, ``ddpg``, ``td3-fit``, ``ddpg-fit`` by default) once per training seed on fresh
+traces (``--workers`` processes, one torch thread each; a checkpoint already in ``--out`` is
+reused, so a stopped campaign resumes), then plays each policy, Random and Random-fit (one
+per seed), greedy and optionally the exact per-slot policy (``--exact-time-limit``) on the
+same held-out traces. Writes ``slots.csv`` (one row per solver, seed, trace, slot),
+``summary.csv`` and ``summary.md`` (mean episode score and completion over the traces, then
+mean and standard deviation over the seeds, with the loss split) into ``--out``.
 """
 
 from __future__ import annotations
@@ -156,6 +166,119 @@ def run_quality(args: argparse.Namespace) -> None:
             writer.writerows(rows)
 
 
+LEARNED = ("td3", "ddpg", "td3-fit", "ddpg-fit")
+
+
+def _train_one(size: str, instance_seed: int, algo: str, seed: int, episodes: int, steps: int, path: str) -> float:
+    """Train one learned solver (in a worker process) and save its checkpoint; returns seconds."""
+    from pathlib import Path
+
+    from solvers.learned import curve_path, set_torch_threads
+
+    set_torch_threads(1)
+    inst = generate_instance(parse_size(size), seed=instance_seed)
+    solver = make_solver(algo, episodes=episodes, episode_slots=steps, save_to=path + ".part")
+    facts = solver.prepare(inst, seed=seed)
+    # written under a temporary name, then renamed: a stopped campaign never reuses half a checkpoint
+    Path(curve_path(path + ".part")).replace(curve_path(path))
+    Path(path + ".part").replace(path)
+    return float(facts["train_seconds"])
+
+
+def run_campaign(args: argparse.Namespace) -> None:
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+    from pathlib import Path
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    inst = generate_instance(parse_size(args.size), seed=args.instance_seed)
+    algos = [a for a in args.algos.split(",") if a]
+    unknown = [a for a in algos if a not in LEARNED]
+    if unknown:
+        raise SystemExit(f"campaign: unknown learned solver(s) {', '.join(unknown)} (known: {', '.join(LEARNED)})")
+    seeds = [int(x) for x in args.seeds.split(",") if x != ""]
+    jobs = {(a, s): out / f"{a}-seed{s}.pt" for a in algos for s in seeds}
+    todo = [k for k, path in jobs.items() if not path.is_file()]
+    print(f"campaign on {inst.name}: {len(jobs)} policies ({len(jobs) - len(todo)} already trained), "
+          f"{args.episodes} episodes x {args.steps} steps each, {args.workers} workers", flush=True)
+    started = time.perf_counter()
+    if todo:
+        with ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(_train_one, args.size, args.instance_seed, a, s, args.episodes, args.steps,
+                                   str(jobs[(a, s)])): (a, s) for a, s in todo}
+            for done, fut in enumerate(as_completed(futures), 1):
+                a, s = futures[fut]
+                print(f"  trained {a} seed {s} in {fut.result():.0f} s ({done}/{len(todo)}, "
+                      f"{time.perf_counter() - started:.0f} s elapsed)", flush=True)
+    players: list[tuple[str, int, Any]] = []
+    for (a, s), path in jobs.items():
+        players.append((a, s, make_solver(a, checkpoint=str(path))))
+    for s in seeds:
+        players += [("random", s, make_solver("random")), ("random-fit", s, make_solver("random-fit"))]
+    players.append(("greedy", 0, make_solver("greedy")))
+    if args.exact_time_limit > 0:
+        players.append(("highs", 0, make_solver("highs", threads=1)))
+    rows: list[dict[str, Any]] = []
+    traces = [held_out(inst, k) for k in range(args.traces)]
+    for name, seed, solver in players:
+        solver.prepare(inst, seed=seed)
+        t0 = time.perf_counter()
+        for k, trace in enumerate(traces):
+            limit = args.exact_time_limit if name == "highs" else 60.0
+            _, results = solve_episode(solver, trace, args.slots, time_limit=limit, seed=seed * 1000 + k)
+            rows += [{**r, "seed": seed} for r in _slot_rows(name, k, trace, results)]
+        print(f"  played {name} seed {seed} on {len(traces)} traces in {time.perf_counter() - t0:.1f} s", flush=True)
+    _write_campaign(out, inst, rows, args)
+
+
+def _write_campaign(out: Any, inst: Instance, rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    with open(out / "slots.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    keys = ("score", "completion", "dropped", "late", "loss_dropped", "loss_late", "loss_light")
+    summary = []
+    names = list(dict.fromkeys(r["solver"] for r in rows))
+    for name in names:
+        per_seed = {}
+        for seed in sorted({r["seed"] for r in rows if r["solver"] == name}):
+            mine = [r for r in rows if r["solver"] == name and r["seed"] == seed]
+            per_seed[seed] = {k: statistics.mean(r[k] for r in mine) for k in keys}
+            per_seed[seed]["ms"] = 1e3 * statistics.median(r["time_s"] for r in mine)
+            per_seed[seed]["ok"] = all(r["status"] in ("feasible", "optimal") for r in mine)
+        row: dict[str, Any] = {"solver": name, "seeds": len(per_seed)}
+        for k in (*keys, "ms"):
+            vals = [v[k] for v in per_seed.values()]
+            row[k] = statistics.mean(vals)
+            row[k + "_sd"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
+        row["min_score"] = min(v["score"] for v in per_seed.values())
+        row["max_score"] = max(v["score"] for v in per_seed.values())
+        row["all_feasible"] = all(v["ok"] for v in per_seed.values())
+        summary.append(row)
+    with open(out / "summary.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(summary[0]))
+        writer.writeheader()
+        writer.writerows(summary)
+    lines = [
+        f"Held-out quality on {inst.name} ({args.traces} traces x {args.slots or inst.n_slots} slots; "
+        f"{args.episodes} training episodes x {args.steps} steps). Mean over seeds (sd), each seed's value the "
+        f"mean over traces and slots. Loss columns split the distance from 'every task completed with its heavy "
+        f"model', in score points.",
+        "",
+        "| solver | seeds | score | completion | dropped/slot | late/slot | loss: dropped | loss: late | "
+        "loss: light | ms/slot |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in summary:
+        lines.append(f"| {r['solver']} | {r['seeds']} | {r['score']:.4f} ({r['score_sd']:.4f}) | "
+                     f"{r['completion']:.4f} ({r['completion_sd']:.4f}) | {r['dropped']:.2f} | {r['late']:.2f} | "
+                     f"{r['loss_dropped']:.4f} | {r['loss_late']:.4f} | {r['loss_light']:.4f} | {r['ms']:.2f} |")
+    text = "\n".join(lines) + "\n"
+    (out / "summary.md").write_text(text)
+    print(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
@@ -182,9 +305,23 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--ddpg", help="DDPG checkpoint")
     q.add_argument("--traces", type=int, default=10, help="held-out traces (default 10)")
     q.add_argument("--csv", help="write one row per (solver, trace, slot)")
+    c = sub.add_parser("campaign", help="train every learned solver for several seeds, then play held-out traces")
+    c.add_argument("--size", default="2x5")
+    c.add_argument("--instance-seed", type=int, default=0)
+    c.add_argument("--algos", default=",".join(LEARNED), help=f"learned solvers (default {','.join(LEARNED)})")
+    c.add_argument("--seeds", default="0,1,2", help="training seeds (default 0,1,2)")
+    c.add_argument("--episodes", type=int, default=300, help="training episodes (default 300)")
+    c.add_argument("--steps", type=int, default=50, help="slots per training episode (default 50)")
+    c.add_argument("--traces", type=int, default=5, help="held-out traces (default 5)")
+    c.add_argument("--slots", type=int, help="slots of each held-out trace played (default all 50)")
+    c.add_argument("--exact-time-limit", type=float, default=0.0,
+                   help="also play the exact per-slot policy (highs) with this many seconds per slot (0: skip)")
+    c.add_argument("--workers", type=int, default=2, help="training processes (default 2)")
+    c.add_argument("--out", required=True, help="folder for checkpoints, slots.csv, summary.csv, summary.md")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    {"inference": run_inference, "train": run_train, "quality": run_quality}[args.what](args)
+    {"inference": run_inference, "train": run_train, "quality": run_quality,
+     "campaign": run_campaign}[args.what](args)
     return 0
 
 

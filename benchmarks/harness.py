@@ -41,10 +41,10 @@ from tadp.errors import TadpInputError
 from tadp.generator import GeneratorOptions, generate_instance, load_scenario, parse_size, size_label
 from tadp.instance import Cache, Instance, atomic_write_text, write_instance
 
-ALL_SOLVERS = ("highs", "cpsat", "td3", "ddpg", "random", "greedy")
+ALL_SOLVERS = ("highs", "cpsat", "td3", "ddpg", "random", "td3-fit", "ddpg-fit", "random-fit", "greedy")
 #: The exact solver whose per-slot optimum every policy is measured against.
 REFERENCE_SOLVER = "highs"
-LEARNED = ("td3", "ddpg")
+LEARNED = ("td3", "ddpg", "td3-fit", "ddpg-fit")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import pandas as pd
 from tadp.generator import parse_size
 from tadp.instance import atomic_write_text
 
-SOLVER_ORDER = ("highs", "cpsat", "td3", "ddpg", "greedy", "random")
+SOLVER_ORDER = ("highs", "cpsat", "td3", "ddpg", "td3-fit", "ddpg-fit", "greedy", "random", "random-fit")
 STATE_KEYS = ["size", "instance_index", "slot", "cache"]
 
 

@@ -20,6 +20,9 @@ REGISTRY: dict[str, str] = {
     "td3": "solvers.learned:Td3Solver",
     "ddpg": "solvers.learned:DdpgSolver",
     "random": "solvers.learned:RandomSolver",
+    "td3-fit": "solvers.learned:Td3FitSolver",
+    "ddpg-fit": "solvers.learned:DdpgFitSolver",
+    "random-fit": "solvers.learned:RandomFitSolver",
     "greedy": "solvers.greedy:GreedySolver",
 }
 

@@ -53,7 +53,7 @@ def _add_solve(sub: Any) -> None:
     exact.add_argument("--keep", choices=KEEP_RULES, help="keep rule of the per-slot policy (default used)")
     exact.add_argument("--mip-solver", help="any Pyomo MIP solver name for --solver highs (default highs)")
     exact.add_argument("--threads", type=_positive(int, "--threads"), help="solver threads")
-    learned = p.add_argument_group("learned solvers (td3, ddpg)")
+    learned = p.add_argument_group("learned solvers (td3, ddpg, td3-fit, ddpg-fit)")
     learned.add_argument("--checkpoint", help="trained policy (tadp-bench train -o FILE)")
     learned.add_argument("--device", choices=("cpu", "cuda"), help="torch device for inference")
     p.add_argument("-o", "--output", required=True, help="solution file to write")

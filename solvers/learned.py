@@ -15,6 +15,11 @@ inference and decoding.
   paper preset at 10x35; actions within about 1e-3); the default ``fp32`` is the float actor.
 * ``RandomSolver``: uniform actions in [-1, 1]^{10N} through the decoder, drawn from
   ``(seed, slot)`` so a seed gives the same episode every time.
+* ``td3-fit``, ``ddpg-fit``, ``random-fit``: the same three with the ``fit`` decoder
+  (:mod:`tadp.fit_decoder`: the actor picks site, level, priority and keep flags, the
+  decoder sizes the shares to the deadlines) instead of the paper's DCPU. The decoder is
+  part of the name, so reports never mix the two. A checkpoint records the decoder it was
+  trained with and only serves a solver with that decoder.
 """
 
 from __future__ import annotations
@@ -28,11 +33,16 @@ from typing import Any
 import numpy as np
 
 from solvers.base import Solver, SolveResult, finish
+from tadp.decision import Decision
 from tadp.decoder import FIELDS_PER_TASK, decode
 from tadp.errors import TadpInputError
+from tadp.fit_decoder import decode_fit
 from tadp.instance import Cache, Instance
 
-CURVE_COLUMNS = ("episode", "return", "score", "completion", "steps", "seconds")
+CURVE_COLUMNS = ("episode", "return", "score", "completion", "steps", "seconds", "validation")
+#: Validation traces are drawn with this seed (training draws from the training seed's stream,
+#: the benchmarks' held-out traces from 1,000,000 + k).
+VALIDATION_SEED = 2_000_000
 
 
 def curve_path(checkpoint: str | os.PathLike[str]) -> Path:
@@ -42,7 +52,8 @@ def curve_path(checkpoint: str | os.PathLike[str]) -> Path:
 
 
 def write_curve(path: str | os.PathLike[str], rows: list[dict[str, float]]) -> None:
-    """One row per episode: episode, return, mean slot score, completion ratio, steps, seconds."""
+    """One row per episode: episode, return, mean slot score, completion ratio, steps, seconds, and
+    the validation score where the policy was validated (empty elsewhere)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=CURVE_COLUMNS, extrasaction="ignore")
@@ -60,6 +71,24 @@ def set_torch_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+def validator(inst: Instance, decoder: str, horizon: int | None, n_traces: int) -> Any:
+    """A function policy -> mean slot score of its deterministic episodes on ``n_traces`` fixed
+    validation traces of ``inst`` (drawn with :data:`VALIDATION_SEED`), through ``decoder``."""
+    from tadp.env import TadpBatchEnv
+
+    env = TadpBatchEnv(inst, n_traces, trace="fresh", horizon=horizon, decoder=decoder)
+
+    def validate(policy: Any) -> float:
+        obs = env.reset(seed=VALIDATION_SEED)
+        total = 0.0
+        for _ in range(env.horizon):
+            obs, _, _, _, info = env.step(policy(obs))
+            total += float(np.mean(info["score"]))
+        return total / env.horizon
+
+    return validate
+
+
 def train_on_instance(
     inst: Instance,
     *,
@@ -69,11 +98,15 @@ def train_on_instance(
     progress: bool = False,
     horizon: int | None = None,
     threads: int | None = 1,
+    decoder: str = "dcpu",
+    validation_traces: int = 5,
     **changes: Any,
 ) -> Any:
     """Train TD3 or DDPG on fresh traces of ``inst`` (Algorithm 1), episodes of ``horizon`` slots
-    (default the instance's); ``changes`` override the preset's fields (episodes, device,
-    critic_loss, learning_starts...). Returns the
+    (default the instance's), through ``decoder``; ``changes`` override the preset's fields
+    (episodes, device, critic_loss, learning_starts, validate_every...). With
+    ``validate_every > 0`` the policy returned is the best on ``validation_traces`` fixed
+    validation traces (:func:`validator`). Returns the
     :class:`~solvers.rl.td3.TrainResult`; with ``progress`` a tqdm bar shows episode, return
     and completion ratio."""
     from solvers.rl.td3 import preset, torch_device, train
@@ -82,7 +115,7 @@ def train_on_instance(
     cfg = preset(preset_name, algo, seed=seed, **{k: v for k, v in changes.items() if v is not None})
     torch_device(cfg.device)  # fail on a missing GPU before anything starts
     set_torch_threads(threads)
-    env = TadpEnv(inst, trace="fresh", horizon=horizon)
+    env = TadpEnv(inst, trace="fresh", horizon=horizon, decoder=decoder)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -96,13 +129,21 @@ def train_on_instance(
                             completion=f"{row['completion']:.2f}")
 
     try:
-        result = train(cfg, env, on_episode=on_episode)
+        validate = validator(inst, decoder, horizon, validation_traces) if cfg.validate_every > 0 else None
+        result = train(cfg, env, on_episode=on_episode, validate=validate)
     finally:
         if bar is not None:
             bar.close()
     result.extra.update({"instance": inst.name, "size": inst.size_label, "n_devices": inst.n_devices,
-                         "preset": preset_name})
+                         "preset": preset_name, "decoder": decoder})
     return result
+
+
+def decode_slot(inst: Instance, slot: int, action: np.ndarray, cache: Cache, decoder: str) -> Decision:
+    """An action for slot ``slot`` of ``inst`` from ``cache``, decoded by ``decoder`` (dcpu or fit)."""
+    if decoder == "fit":
+        return decode_fit(inst, action, cache, inst.data[slot], inst.deadline[slot])
+    return decode(inst, action, cache, inst.deadline[slot])
 
 
 def _observation(inst: Instance, slot: int, cache: Cache, opts: Any) -> np.ndarray:
@@ -127,10 +168,11 @@ class _ScalingRanges:
 
 
 class _ActorSolver(Solver):
-    """TD3 or DDPG: a trained actor, decoded by the paper's decoder."""
+    """TD3 or DDPG: a trained actor, decoded by the paper's decoder (or the ``fit`` one)."""
 
     kind = "learned"
     algo = "td3"
+    decoder = "dcpu"
     _OPTIONS = ("checkpoint", "episodes", "episode_slots", "preset", "device", "critic_loss", "learning_starts",
                 "save_to", "inference", "threads")
 
@@ -156,6 +198,12 @@ class _ActorSolver(Solver):
             if self.result.config.algo != self.algo:
                 raise TadpInputError(str(o["checkpoint"]), "config.algo",
                                      f"checkpoint holds a {self.result.config.algo} policy, not {self.algo}")
+            trained_with = self.result.extra.get("decoder", "dcpu")
+            if trained_with != self.decoder:
+                fit_name = f"{self.algo}-fit" if trained_with == "fit" else self.algo
+                raise TadpInputError(str(o["checkpoint"]), "extra.decoder",
+                                     f"policy was trained with the {trained_with!r} decoder; solve it with "
+                                     f"--solver {fit_name}, not {self.name}")
             facts: dict[str, Any] = {"checkpoint": str(o["checkpoint"]), "train_seconds": self.result.seconds,
                                      "trained_on": self.result.extra.get("instance")}
         else:
@@ -163,7 +211,7 @@ class _ActorSolver(Solver):
                 inst, algo=self.algo, preset_name=o.get("preset", "default"), seed=seed, progress=progress,
                 horizon=o.get("episode_slots"), episodes=o.get("episodes"), device=o.get("device"),
                 critic_loss=o.get("critic_loss"), learning_starts=o.get("learning_starts"),
-                threads=o.get("threads", 1),
+                threads=o.get("threads", 1), decoder=self.decoder,
             )
             facts = {"train_seconds": self.result.seconds}
             if o.get("save_to"):
@@ -176,7 +224,7 @@ class _ActorSolver(Solver):
                                  f"policy is for {self.result.obs_dim // 7} devices, the instance has {inst.n_devices}")
         self._policy = self.result.policy.int8() if o.get("inference") == "int8" else self.result.policy
         facts.setdefault("curve", self.result.curve)
-        facts.update({"algo": self.algo, "critic_loss": self.result.config.critic_loss,
+        facts.update({"algo": self.algo, "decoder": self.decoder, "critic_loss": self.result.config.critic_loss,
                       "actor_hidden": list(self.result.config.actor_hidden),
                       "critic_hidden": list(self.result.config.critic_hidden)})
         return facts
@@ -186,15 +234,15 @@ class _ActorSolver(Solver):
             raise RuntimeError(f"{self.name}: call prepare() (train or load a checkpoint) before solve()")
         started = time.perf_counter()
         action = self._policy(_observation(inst, slot, cache, self._ranges.of(inst)))
-        decision = decode(inst, action, cache, inst.deadline[slot])
+        decision = decode_slot(inst, slot, action, cache, self.decoder)
         return finish(inst, slot, cache, decision, status="feasible", objective=None, bound=None, bound_kind=None,
                       started=started, info={"dropped": int((decision.site == 0).sum())})
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
+        out["decoder"] = self.decoder
         if self.result is not None:
             out["critic_loss"] = self.result.config.critic_loss
-            out["decoder"] = "dcpu"
         return out
 
 
@@ -212,11 +260,26 @@ class DdpgSolver(_ActorSolver):
     algo = "ddpg"
 
 
+class Td3FitSolver(Td3Solver):
+    """TD3 with the ``fit`` decoder (:mod:`tadp.fit_decoder`)."""
+
+    name = "td3-fit"
+    decoder = "fit"
+
+
+class DdpgFitSolver(DdpgSolver):
+    """DDPG with the ``fit`` decoder (:mod:`tadp.fit_decoder`)."""
+
+    name = "ddpg-fit"
+    decoder = "fit"
+
+
 class RandomSolver(Solver):
     """Uniform actions in [-1, 1]^{10N} through the decoder (the paper's Random benchmark)."""
 
     name = "random"
     kind = "heuristic"
+    decoder = "dcpu"
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -227,6 +290,16 @@ class RandomSolver(Solver):
         started = time.perf_counter()
         rng = np.random.default_rng([seed, slot])
         action = rng.uniform(-1.0, 1.0, FIELDS_PER_TASK * inst.n_devices)
-        decision = decode(inst, action, cache, inst.deadline[slot])
+        decision = decode_slot(inst, slot, action, cache, self.decoder)
         return finish(inst, slot, cache, decision, status="feasible", objective=None, bound=None, bound_kind=None,
                       started=started, info={"dropped": int((decision.site == 0).sum())})
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "decoder": self.decoder}
+
+
+class RandomFitSolver(RandomSolver):
+    """Uniform actions through the ``fit`` decoder (:mod:`tadp.fit_decoder`)."""
+
+    name = "random-fit"
+    decoder = "fit"

@@ -2,6 +2,7 @@
 
     tadp-bench train --size 2x5 --algo td3 -o runs/td3-2x5.pt
     tadp-bench train --instance inst.json --algo ddpg --preset paper --device cuda -o ddpg.pt
+    tadp-bench train --size 2x5 --algo td3 --decoder fit -o runs/td3-fit-2x5.pt   # solve with --solver td3-fit
 
 Training draws fresh task traces over the instance's network and devices (spec section 10).
 Writes the checkpoint (a torch file: config, sizes, state dicts) and, beside it,
@@ -31,6 +32,9 @@ def add_parser(sub: Any, name: str) -> None:
     algo.add_argument("--algo", choices=("td3", "ddpg"), default="td3", help="algorithm (default td3)")
     algo.add_argument("--preset", choices=("default", "paper"), default="default",
                       help="network sizes: default (CPU-sized) or paper (Table IV); default: default")
+    algo.add_argument("--decoder", choices=("dcpu", "fit"), default="dcpu",
+                      help="action decoder: dcpu (the paper's, default) or fit (deadline-sized shares; the "
+                      "checkpoint then serves --solver td3-fit / ddpg-fit)")
     algo.add_argument("--episodes", type=int, help="training episodes (default 300)")
     algo.add_argument("--critic-loss", choices=("standard", "paper"),
                       help="standard TD3 (each critic to y; default) or the paper's eq. (16) (min(Q1,Q2) to y)")
@@ -59,7 +63,7 @@ def run_train(args: argparse.Namespace) -> int:
     result = train_on_instance(
         inst, algo=args.algo, preset_name=args.preset, seed=args.seed, progress=not args.quiet,
         episodes=args.episodes, device=args.device, critic_loss=args.critic_loss, learning_starts=args.warmup,
-        threads=args.threads,
+        threads=args.threads, decoder=args.decoder,
     )
     save_checkpoint(args.output, result)
     curve = curve_path(args.output)
@@ -67,7 +71,8 @@ def run_train(args: argparse.Namespace) -> int:
     last = result.curve[-10:]
     score = sum(r["score"] for r in last) / len(last)
     completion = sum(r["completion"] for r in last) / len(last)
-    print(f"wrote {args.output} and {curve}: {args.algo} ({args.preset}, critic loss {result.config.critic_loss}) "
+    print(f"wrote {args.output} and {curve}: {args.algo} ({args.preset}, {args.decoder} decoder, "
+          f"critic loss {result.config.critic_loss}) "
           f"on {inst.name}, {len(result.curve)} episodes in {result.seconds:.1f} s; last 10 episodes: "
           f"mean slot score {score:.4f}, completion {completion:.3f}", file=sys.stderr)
     return 0

@@ -43,6 +43,7 @@ from tadp._malloc import tune_malloc
 from tadp.decoder import FIELDS_PER_TASK, decode_batch
 from tadp.errors import TadpInputError
 from tadp.evaluator import evaluate_batch
+from tadp.fit_decoder import decode_fit_batch
 from tadp.generator import GeneratorOptions, draw_trace, generate_instance, load_scenario, options_of, parse_size
 from tadp.instance import Instance, read_instance
 
@@ -50,6 +51,16 @@ from tadp.instance import Instance, read_instance
 OBS_PER_TASK = 7
 TRACES = ("fresh", "replay")
 REWARDS = ("score", "all_or_nothing")
+#: Action decoders: the paper's DCPU (:mod:`tadp.decoder`) and deadline-sized shares (:mod:`tadp.fit_decoder`).
+DECODERS = ("dcpu", "fit")
+
+
+def decode_actions(inst: Instance, decoder: str, actions: np.ndarray, cache_gateway: np.ndarray,
+                   cache_edge: np.ndarray, data: np.ndarray, deadline: np.ndarray) -> Any:
+    """B actions (B, 10N) to a :class:`~tadp.decoder.DecodedBatch` with the named decoder."""
+    if decoder == "fit":
+        return decode_fit_batch(inst, actions, cache_gateway, cache_edge, data, deadline)
+    return decode_batch(inst, actions, cache_gateway, cache_edge, deadline)
 
 
 def _scaled(x: np.ndarray, low_high: tuple[float, float]) -> np.ndarray:
@@ -106,11 +117,12 @@ def _check_choice(value: str, known: tuple[str, ...], name: str) -> str:
 class _Episodes:
     """What both environments share: the instance, its scenario and the B traces being played."""
 
-    def __init__(self, inst: Instance, trace: str, reward: str, horizon: int | None) -> None:
+    def __init__(self, inst: Instance, trace: str, reward: str, horizon: int | None, decoder: str) -> None:
         self.inst = inst
         self.opts = options_of(inst)
         self.trace = _check_choice(trace, TRACES, "trace")
         self.reward = _check_choice(reward, REWARDS, "reward")
+        self.decoder = _check_choice(decoder, DECODERS, "decoder")
         self.n = inst.n_devices
         self.horizon = inst.n_slots if horizon is None else int(horizon)
         if not 1 <= self.horizon:
@@ -141,7 +153,9 @@ class TadpEnv(gym.Env):
     with ``instance_seed``, ``slots`` and ``scenario``); ``trace`` ``"fresh"`` or ``"replay"``
     (a reset may override it with ``options={"trace": ...}``); ``reward`` ``"score"`` or
     ``"all_or_nothing"``; ``horizon``: slots per episode (default the trace's; fresh traces are
-    drawn that long, replay plays the first ``horizon`` slots); ``render_mode`` None or ``"ansi"``.
+    drawn that long, replay plays the first ``horizon`` slots); ``decoder`` ``"dcpu"`` (the
+    paper's, default) or ``"fit"`` (deadline-sized shares, :mod:`tadp.fit_decoder`);
+    ``render_mode`` None or ``"ansi"``.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
@@ -157,10 +171,11 @@ class TadpEnv(gym.Env):
         trace: str = "fresh",
         reward: str = "score",
         horizon: int | None = None,
+        decoder: str = "dcpu",
         render_mode: str | None = None,
     ) -> None:
         self.instance = resolve_instance(instance, size, instance_seed, slots, scenario)
-        self._ep = _Episodes(self.instance, trace, reward, horizon)
+        self._ep = _Episodes(self.instance, trace, reward, horizon, decoder)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise TadpInputError("argument", "render_mode", f"unknown render mode {render_mode!r} (known: ansi)")
         self.render_mode = render_mode
@@ -203,7 +218,8 @@ class TadpEnv(gym.Env):
             raise RuntimeError("call reset() before step() (the episode has ended)")
         data, deadline, noisy = (a[self._slot][None] for a in self._tasks)
         cache_gateway, cache_edge = self._cache_gateway[None], self._cache_edge[None]
-        d = decode_batch(self.instance, np.asarray(action, float)[None], cache_gateway, cache_edge, deadline)
+        d = decode_actions(self.instance, self._ep.decoder, np.asarray(action, float)[None], cache_gateway,
+                           cache_edge, data, deadline)
         out = evaluate_batch(
             self.instance, np.zeros(1, int), cache_gateway, cache_edge, d.site, d.level, d.uplink_share,
             d.bs_share, d.compute_share, d.keep_gateway, d.keep_edge, data=data, deadline=deadline, noisy=noisy,
@@ -244,7 +260,8 @@ class TadpBatchEnv:
 
     One :func:`~tadp.decoder.decode_batch` and one :func:`~tadp.evaluator.evaluate_batch` call
     per step. All B episodes truncate together after T steps; ``step`` then refuses until the
-    next ``reset`` (no auto-reset). Same ``trace``, ``reward`` and ``horizon`` options as :class:`TadpEnv`.
+    next ``reset`` (no auto-reset). Same ``trace``, ``reward``, ``horizon`` and ``decoder`` options as
+    :class:`TadpEnv`.
     """
 
     def __init__(
@@ -256,13 +273,14 @@ class TadpBatchEnv:
         reward: str = "score",
         horizon: int | None = None,
         seed: int | None = None,
+        decoder: str = "dcpu",
     ) -> None:
         if n_envs < 1:
             raise TadpInputError("argument", "n_envs", f"must be at least 1, got {n_envs}")
         tune_malloc()  # batched temporaries: keep glibc from unmapping them after every step
         self.instance = instance
         self.n_envs = n_envs
-        self._ep = _Episodes(instance, trace, reward, horizon)
+        self._ep = _Episodes(instance, trace, reward, horizon, decoder)
         self._rng = np.random.default_rng(seed)
         self.single_observation_space = gym.spaces.Box(0.0, 1.0, (OBS_PER_TASK * instance.n_devices,), np.float32)
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (FIELDS_PER_TASK * instance.n_devices,), np.float32)
@@ -300,7 +318,8 @@ class TadpBatchEnv:
         if self._tasks is None or self._slot >= self.horizon:
             raise RuntimeError("call reset() before step() (the episodes have ended)")
         data, deadline, noisy = self.tasks()
-        d = decode_batch(self.instance, actions, self.cache_gateway, self.cache_edge, deadline)
+        d = decode_actions(self.instance, self._ep.decoder, actions, self.cache_gateway, self.cache_edge, data,
+                           deadline)
         out = evaluate_batch(
             self.instance, self._rows, self.cache_gateway, self.cache_edge, d.site, d.level, d.uplink_share,
             d.bs_share, d.compute_share, d.keep_gateway, d.keep_edge, data=data, deadline=deadline, noisy=noisy,

@@ -40,6 +40,7 @@ def test_presets_follow_table_iv() -> None:
     DDPG has one critic, no target smoothing and no policy delay."""
     paper = preset("paper")
     assert paper.actor_hidden == (1800, 2400, 3000) and paper.critic_hidden == (4800, 3500, 1500, 500)
+    assert paper.validate_every == 0 and preset("default").validate_every == 10  # the paper returns the last actor
     assert preset("paper", "ddpg").critic_hidden == (2000, 1500, 500)
     for cfg in (paper, preset("default")):
         assert (cfg.episodes, cfg.buffer_size, cfg.batch_size, cfg.gamma, cfg.tau) == (300, 10_000, 64, 0.95, 0.01)
@@ -68,6 +69,26 @@ def test_smoke_run_finishes_and_is_reproducible(inst_2x3, algo: str, loss: str) 
     np.testing.assert_array_equal(_probe(first, inst_2x3), _probe(second, inst_2x3))
     other = train(preset("default", algo, critic_loss=loss, seed=4, **SMOKE), TadpEnv(inst_2x3))
     assert not np.array_equal(_probe(first, inst_2x3), _probe(other, inst_2x3))
+
+
+def test_validation_returns_the_best_validated_actor(inst_2x3) -> None:
+    """With validate_every, the actor returned is the one of the best validation (scripted here),
+    validations happen every k episodes after learning starts and after the last episode, and the
+    curve rows carry them."""
+    cfg = preset("default", seed=0, episodes=6, learning_starts=60, validate_every=2)
+    scripted = iter([0.2, 0.9, 0.5])  # episodes 1, 3, 5 (learning starts during episode 1)
+    seen = []
+
+    def validate(policy) -> float:
+        seen.append({k: v.clone() for k, v in policy.actor.state_dict().items()})
+        return next(scripted)
+
+    result = train(cfg, TadpEnv(inst_2x3, trace="fresh"), validate=validate)
+    assert [r.get("validation") for r in result.curve] == [None, 0.2, None, 0.9, None, 0.5]
+    assert result.extra == {"selected_episode": 3, "selected_validation": 0.9}
+    state = result.policy.actor.state_dict()
+    assert all(torch.equal(state[k], seen[1][k]) for k in state)
+    assert not all(torch.equal(seen[1][k], seen[2][k]) for k in state)  # it did learn after episode 3
 
 
 def test_checkpoint_round_trip(inst_2x3, tmp_path) -> None:

@@ -56,31 +56,50 @@ def held_out(inst: Instance, k: int) -> Instance:
 
 
 def run_inference(args: argparse.Namespace) -> None:
-    from solvers.learned import _observation
+    from solvers.learned import _observation, decode_slot
     from solvers.rl.td3 import Actor, Policy, preset
-    from tadp.decoder import decode
+    from tadp.evaluator import evaluate_slot
 
     inst = generate_instance(parse_size(args.size), seed=0)
     cfg = preset(args.preset, "td3")
     torch.manual_seed(0)
     n = inst.n_devices
-    policy = Policy(Actor(7 * n, 10 * n, cfg.actor_hidden), -np.ones(10 * n), np.ones(10 * n), "cpu")
-    if args.int8:
-        policy = policy.int8()
+    fp32 = Policy(Actor(7 * n, 10 * n, cfg.actor_hidden), -np.ones(10 * n), np.ones(10 * n), "cpu")
+    policy = fp32.int8() if args.int8 else fp32
     opts = options_of(inst)
     cache = inst.initial_cache
-    times = []
-    for slot in range(inst.n_slots):
+    times, decisions = [], []
+    for _ in range(args.repeats):
+        for slot in range(inst.n_slots):
+            started = time.perf_counter()
+            decision = decode_slot(inst, slot, policy(_observation(inst, slot, cache, opts)), cache, args.decoder)
+            times.append(time.perf_counter() - started)
+            decisions.append(decision)
+    params = sum(p.numel() for p in fp32.actor.parameters())
+    print(f"inference {args.size} preset {args.preset} {'int8' if args.int8 else 'fp32'} decoder {args.decoder} "
+          f"(actor {list(cfg.actor_hidden)}, {params / 1e6:.1f} M parameters), torch threads "
+          f"{torch.get_num_threads()}: median {1e3 * statistics.median(times):.2f} ms per slot, mean "
+          f"{1e3 * statistics.mean(times):.2f} ms over {len(times)} slots (observation + actor + decoder)")
+    # the memory floor of one fp32 inference: every weight is read once per slot
+    weights = np.ones(params, np.float32)
+    reads = []
+    for _ in range(10):
         started = time.perf_counter()
-        decision = decode(inst, policy(_observation(inst, slot, cache, opts)), cache, inst.deadline[slot])
-        times.append(time.perf_counter() - started)
-    del decision
-    params = sum(7 * n * h0 for h0 in cfg.actor_hidden[:1]) + sum(
-        a * b for a, b in zip(cfg.actor_hidden, [*cfg.actor_hidden[1:], 10 * n], strict=True))
-    print(f"inference {args.size} preset {args.preset} {'int8' if args.int8 else 'fp32'} (actor {list(cfg.actor_hidden)}, {params / 1e6:.1f} M "
-          f"parameters), torch threads {torch.get_num_threads()}: median {1e3 * statistics.median(times):.2f} ms "
-          f"per slot, mean {1e3 * statistics.mean(times):.2f} ms over {len(times)} slots "
-          f"(observation + actor + decoder)")
+        weights.sum()
+        reads.append(time.perf_counter() - started)
+    print(f"  reading {4 * params / 1e6:.0f} MB of fp32 weights once (numpy sum, 1 thread): "
+          f"min {1e3 * min(reads):.2f} ms, median {1e3 * statistics.median(reads):.2f} ms")
+    if args.int8:  # what the int8 weights change, against the float actor on the same observations
+        differ, score_diff = 0, []
+        for slot in range(inst.n_slots):
+            obs = _observation(inst, slot, cache, opts)
+            d8 = decisions[slot]
+            d32 = decode_slot(inst, slot, fp32(obs), cache, args.decoder)
+            differ += int(((d8.site != d32.site) | (d8.level != d32.level)).sum())
+            score_diff.append(evaluate_slot(inst, slot, cache, d8).score - evaluate_slot(inst, slot, cache, d32).score)
+        print(f"  int8 vs fp32 (untrained actor, outputs near 0, the hardest case): (site, level) differ for "
+              f"{differ} of {n * inst.n_slots} tasks; slot score difference mean {statistics.mean(score_diff):+.2e}, "
+              f"largest |.| {max(abs(x) for x in score_diff):.2e}")
 
 
 def run_train(args: argparse.Namespace) -> None:
@@ -287,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     inf.add_argument("--size", default="10x35")
     inf.add_argument("--preset", default="paper", choices=("paper", "default"))
     inf.add_argument("--int8", action="store_true", help="int8 actor weights (Td3Solver inference='int8')")
+    inf.add_argument("--decoder", choices=("dcpu", "fit"), default="dcpu", help="decoder (default dcpu)")
+    inf.add_argument("--repeats", type=int, default=1, help="passes over the instance's 50 slots (default 1)")
     tr = sub.add_parser("train", help="train and time Algorithm 1")
     tr.add_argument("--size", default="2x5")
     tr.add_argument("--instance-seed", type=int, default=0)

@@ -403,28 +403,8 @@ def run_benchmark(cfg: BenchConfig, run_dir: Path, *, workers: int = 1, dask_sch
 
 
 # =============================================================================== CLI
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from tadp.cli import _Parser
+    from tadp.cli import _Parser, positive
 
     d = BenchConfig(sizes=())
     p = _Parser(prog="tadp-bench", description="Run the benchmark: exact optima and every solver on the same "
@@ -432,16 +412,16 @@ def build_parser() -> argparse.ArgumentParser:
     what = p.add_argument_group("what to run")
     what.add_argument("--sizes", required=True, help="comma-separated sizes, e.g. 2x5,10x35 (GxK or K1-K2-...)")
     what.add_argument("--scenario", default=d.scenario, help="paper, scarce (default) or a scenario file")
-    what.add_argument("--instances", type=_positive_int, default=d.instances, help=f"instances per size ({d.instances})")
-    what.add_argument("--slots", type=_positive_int, default=d.slots, help=f"slots per trace ({d.slots})")
+    what.add_argument("--instances", type=positive(int), default=d.instances, help=f"instances per size ({d.instances})")
+    what.add_argument("--slots", type=positive(int), default=d.slots, help=f"slots per trace ({d.slots})")
     what.add_argument("--solvers", default=",".join(d.solvers), help="comma-separated solver names (default: all)")
     what.add_argument("--seed", type=int, default=d.seed, help=f"base seed ({d.seed})")
     budget = p.add_argument_group("budgets")
-    budget.add_argument("--time-limit", type=_positive_float, default=d.time_limit,
+    budget.add_argument("--time-limit", type=positive(float), default=d.time_limit,
                         help=f"seconds per exact slot solve ({d.time_limit:g})")
-    budget.add_argument("--train-episodes", type=_positive_int, default=d.train_episodes,
+    budget.add_argument("--train-episodes", type=positive(int), default=d.train_episodes,
                         help=f"training episodes for td3 and ddpg ({d.train_episodes})")
-    budget.add_argument("--train-steps", type=_positive_int, default=d.train_steps,
+    budget.add_argument("--train-steps", type=positive(int), default=d.train_steps,
                         help=f"slots per training episode ({d.train_steps})")
     budget.add_argument("--horizon-time-limit", type=float, default=d.horizon_time_limit,
                         help=f"seconds for the clairvoyant episode bound per instance, 0 skips it "
@@ -451,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="tiny budgets for trying things out (2 slots, 2 s limits, 2 short training episodes)")
     where = p.add_argument_group("where")
     where.add_argument("--out", help="run folder (default results/<run-id>/); rerun into it to resume")
-    where.add_argument("--workers", type=_positive_int, default=DEFAULT_WORKERS,
+    where.add_argument("--workers", type=positive(int), default=DEFAULT_WORKERS,
                        help=f"local worker processes ({DEFAULT_WORKERS}: the cores of this machine, at most 2)")
     where.add_argument("--dask-scheduler", metavar="ADDRESS", help="send cells to this Dask scheduler")
     where.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tadp.cli import positive
 from tadp.errors import TadpInputError
 from tadp.instance import read_instance
 from tadp.solution import write_solution
@@ -21,19 +22,6 @@ def add_parser(sub: Any, name: str) -> None:
         raise ValueError(name)
 
 
-def _positive(kind: type, what: str):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a number, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{what} must be > 0, got {text!r}")
-        return value
-
-    return parse
-
-
 # ---------------------------------------------------------------------- solve
 def _add_solve(sub: Any) -> None:
     from solvers import KEEP_RULES, REGISTRY
@@ -44,15 +32,15 @@ def _add_solve(sub: Any) -> None:
                        "status and time per slot.")
     p.add_argument("instance", help="instance file (tadp-instance/1)")
     p.add_argument("--solver", required=True, choices=sorted(REGISTRY), help="registered solver")
-    p.add_argument("--slots", type=_positive(int, "--slots"), help="solve slots 0..N-1 (default: the whole trace)")
-    p.add_argument("--time-limit", type=_positive(float, "--time-limit"), default=60.0,
+    p.add_argument("--slots", type=positive(int), help="solve slots 0..N-1 (default: the whole trace)")
+    p.add_argument("--time-limit", type=positive(float), default=60.0,
                    help="seconds per slot (default 60); for highs-horizon, for the whole horizon")
     p.add_argument("--seed", type=int, default=0, help="solver seed (default 0)")
     exact = p.add_argument_group("exact solvers (highs, cpsat, highs-horizon)")
     exact.add_argument("--mip-gap", type=float, help="relative MIP gap to stop at (default 1e-6)")
     exact.add_argument("--keep", choices=KEEP_RULES, help="keep rule of the per-slot policy (default used)")
     exact.add_argument("--mip-solver", help="any Pyomo MIP solver name for --solver highs (default highs)")
-    exact.add_argument("--threads", type=_positive(int, "--threads"), help="solver threads")
+    exact.add_argument("--threads", type=positive(int), help="solver threads")
     learned = p.add_argument_group("learned solvers (td3, ddpg, td3-fit, ddpg-fit)")
     learned.add_argument("--checkpoint", help="trained policy (tadp-bench train -o FILE)")
     learned.add_argument("--device", choices=("cpu", "cuda"), help="torch device for inference")

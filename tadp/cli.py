@@ -12,6 +12,7 @@ import importlib
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from tadp import __version__
 from tadp.errors import TadpInputError
@@ -27,6 +28,22 @@ COMMANDS = {
 }
 #: Module that defines the benchmark (the command without a subcommand).
 BENCH_MODULE = "benchmarks.harness"
+
+
+def positive(kind: type) -> Any:
+    """An argparse ``type``: a number of ``kind`` (int or float) that is > 0."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+        return value
+
+    return parse
 
 
 class _Parser(argparse.ArgumentParser):

@@ -5,13 +5,26 @@
 
 Targets (issue 4): a single step at 10x35 in at most 1 ms; the batched form at least 20,000
 slots per second. Random actions in [-1, 1] (the decoder's hardest case: many placements and
-capacity-limited pools). Prints one line per measurement; ``--csv`` writes the rows.
+capacity-limited pools). Prints one line per measurement, and the load average before and
+after (the machine may be shared: compare figures taken at similar loads); ``--csv`` writes
+the rows.
+
+BLAS threads: the step multiplies skinny matrices ((B, N) by (N, G), and the evaluator's
+cache loads); from about 150-300 rows numpy's OpenBLAS splits them over threads, which on a
+small or busy machine costs far more than it gains (at B = 1024 on two busy cores, up to
+half the step). A process stepping environments is best run with one BLAS thread
+(``OPENBLAS_NUM_THREADS=1``, as is usual for vectorised RL environments); ``--blas-threads``
+sets numpy's OpenBLAS threads for the timed thread (default 1; 0 keeps the library default).
+The thread count can change the last bits of some BLAS sums, never a decision's validity.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import ctypes
+import glob
+import os
 import statistics
 import time
 
@@ -21,6 +34,30 @@ from tadp.decoder import FIELDS_PER_TASK, decode_batch
 from tadp.env import TadpBatchEnv, TadpEnv
 from tadp.evaluator import evaluate_batch
 from tadp.generator import generate_instance, parse_size
+
+
+def set_blas_threads(n: int) -> str:
+    """Set numpy's OpenBLAS threads for the calling thread (``openblas_set_num_threads_local``,
+    OpenBLAS 0.3.27+); returns a description of the setting in force."""
+    if n <= 0:
+        return "BLAS threads: library default"
+    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libs, "libscipy_openblas*.so*"))):
+        try:
+            fn = ctypes.CDLL(path).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+        fn(n)
+        return f"BLAS threads: {n} (numpy's OpenBLAS, this thread)"
+    return f"BLAS threads: library default (could not set {n}: not numpy's bundled OpenBLAS)"
+
+
+def load_average() -> str:
+    try:
+        return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "load average unknown"
 
 
 def time_single(size: str, steps: int, repeats: int) -> dict:
@@ -74,13 +111,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", default="256,1024", help="batch sizes of the batched form (default 256,1024)")
     p.add_argument("--steps", type=int, default=50, help="steps per timed episode (default 50)")
     p.add_argument("--repeats", type=int, default=3, help="timed episodes; the median is reported (default 3)")
+    p.add_argument("--blas-threads", type=int, default=1,
+                   help="numpy's OpenBLAS threads while timing (default 1; 0: the library default)")
     p.add_argument("--csv", help="write the rows to this CSV file")
     args = p.parse_args(argv)
+    print(set_blas_threads(args.blas_threads))
+    print(f"before: {load_average()}")
     rows = []
     for size in args.sizes.split(","):
         rows.append(time_single(size, args.steps, args.repeats))
         for b in (int(x) for x in args.batch.split(",")):
             rows.append(time_batch(size, b, min(args.steps, 20), args.repeats))
+    print(f"after:  {load_average()}")
     for r in rows:
         extra = f"  (decode {100 * r['decode_share']:.0f}% of the time)" if "decode_share" in r else ""
         print(f"{r['size']:>6} {r['form']:>8} B={r['batch']:<5} {r['ms_per_slot']:8.4f} ms/slot "

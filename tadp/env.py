@@ -79,15 +79,14 @@ def observe(
     cache_edge: np.ndarray,
 ) -> np.ndarray:
     """Eq. (12) for tasks (..., N) and caches (..., N, 2): float32 (..., 7N) in [0, 1], task-major."""
-    parts = [
-        _scaled(np.asarray(data, float), opts.data_size)[..., None],
-        _scaled(np.asarray(deadline, float), opts.deadline)[..., None],
-        np.asarray(noisy, float)[..., None],
-        np.asarray(cache_gateway, float),
-        np.asarray(cache_edge, float),
-    ]
-    per_task = np.concatenate(parts, axis=-1)  # (..., N, 7)
-    return per_task.reshape(*per_task.shape[:-2], -1).astype(np.float32)
+    data = np.asarray(data, float)
+    per_task = np.empty(data.shape + (OBS_PER_TASK,), np.float32)  # (..., N, 7), filled one column at a time
+    per_task[..., 0] = _scaled(data, opts.data_size)
+    per_task[..., 1] = _scaled(np.asarray(deadline, float), opts.deadline)
+    per_task[..., 2] = np.asarray(noisy, float)
+    for k, flags in enumerate((cache_gateway, cache_gateway, cache_edge, cache_edge)):
+        per_task[..., 3 + k] = np.asarray(flags)[..., k % 2]
+    return per_task.reshape(*per_task.shape[:-2], -1)
 
 
 def resolve_instance(

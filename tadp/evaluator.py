@@ -62,6 +62,17 @@ class _Static:
         self.accuracy = [[np.ascontiguousarray(inst.accuracy[:, q, n]) for n in range(2)] for q in range(2)]
         self.edge_fetch = inst.model_size / inst.cloud_to_edge_rate  # (N, 2) S / R_c: cloud -> ECaS [D5]
         self.hop_fetch = inst.model_size / inst.edge_to_gateway_rate  # (N, 2) S / R_e: ECaS -> gateway
+        # Selecting x or y by a 0/1 float mask m as x * m + y * (1 - m) is exactly np.where(m, x, y),
+        # and several times faster, when x and y are finite and >= +0; with positive workloads and
+        # rates, a zero share also gives the same infinite delays. True of every valid instance.
+        constants = (self.uplink_rate, self.bs_rate, self.gateway_compute, self.size, self.work, inst.accuracy,
+                     np.array([inst.edge_compute, inst.cloud_to_edge_rate, inst.edge_to_gateway_rate], float))
+        self.exact_select = all(bool(np.all((x > 0.0) & (x < np.inf))) for x in constants)
+        # flat tables for gathers: index 2j + n, and 4j + 2 quality + n
+        self.size_table = np.ascontiguousarray(inst.model_size, float).reshape(-1)
+        self.work_table = np.ascontiguousarray(inst.workload, float).reshape(-1)
+        self.accuracy_table = np.ascontiguousarray(inst.accuracy, float).reshape(-1)
+        self.base2, self.base4 = 2 * np.arange(self.n), 4 * np.arange(self.n)
 
 
 _STATIC: weakref.WeakKeyDictionary[Instance, _Static] = weakref.WeakKeyDictionary()
@@ -125,6 +136,7 @@ def evaluate_batch(
         slots = np.asarray(slots)
         data, deadline, noisy = inst.data[slots], inst.deadline[slots], inst.noisy[slots]
     assert deadline is not None and noisy is not None  # given together with data
+    data = np.asarray(data)
     site = np.asarray(site)
     heavy = np.asarray(level) == 1
     at_gateway = site == SITE_GATEWAY
@@ -134,47 +146,97 @@ def evaluate_batch(
     cache_edge = np.asarray(cache_edge, bool)
 
     # --- shares of the pools each task uses (others ignored): rows uplink, BS band, compute ---
-    shares = np.stack([uplink_share, bs_share, compute_share], axis=-2).astype(float, copy=False)
-    uses = np.stack([served, at_edge, served], axis=-2)
-    used = np.where(uses, shares, 0.0)  # (B, 3, N)
-    # C4/C5 ranges 0 <= alpha, beta <= 1 (NaN fails both comparisons)
-    in_range = (used.min(axis=(-1, -2)) >= -SHARE_TOL) & (used.max(axis=(-1, -2)) <= 1.0 + SHARE_TOL)
+    # Masks as 0/1 floats instead of np.where compute the very same numbers (x * 1 = x, x * 0 = +0
+    # for finite x >= +0; _Static.exact_select) and are several times faster on large batches (on
+    # small ones np.where's fewer calls win). The fast path adds what only holds in the usual case,
+    # every share in [+0, 1] and every data size finite and > 0: unused pools' zero shares then
+    # make exactly the infinite delays that np.where would write (a share of 0: an infinite delay).
+    vector = st.exact_select and data.size >= _VECTOR_MIN
+    fast = vector and all(_in_unit_interval(x, site.shape) for x in (uplink_share, bs_share, compute_share)) and bool(
+        data.dtype == np.float64 and data.min(initial=np.inf) > 0.0 and data.max(initial=0.0) < np.inf)
+    if fast:
+        used = np.empty(served.shape[:-1] + (3, served.shape[-1]))  # (B, 3, N)
+        for k, (share, uses) in enumerate(((uplink_share, served), (bs_share, at_edge), (compute_share, served))):
+            np.multiply(share, uses.view(np.uint8), out=used[..., k, :])
+        in_range = np.ones(used.shape[:-2], bool)  # every share lies in [0, 1]
+        clamped = used
+    else:
+        shares = np.stack([uplink_share, bs_share, compute_share], axis=-2).astype(float, copy=False)
+        uses = np.stack([served, at_edge, served], axis=-2)
+        used = np.where(uses, shares, 0.0)  # (B, 3, N)
+        # C4/C5 ranges 0 <= alpha, beta <= 1 (NaN fails both comparisons)
+        in_range = (used.min(axis=(-1, -2)) >= -SHARE_TOL) & (used.max(axis=(-1, -2)) <= 1.0 + SHARE_TOL)
+        clamped = np.clip(used, 0.0, 1.0)  # shares clamped into [0, 1] after the range check
 
     # --- per-task quantities of the chosen model n = level ---
-    size = np.where(heavy, st.size[1], st.size[0])
-    work = np.where(heavy, st.work[1], st.work[0])
     noisy_b = np.asarray(noisy) == 1
     acc = st.accuracy
-    accuracy = np.where(  # U_j, eq. (10)
-        heavy, np.where(noisy_b, acc[1][1], acc[0][1]), np.where(noisy_b, acc[1][0], acc[0][0])
-    )
-    resident_gw = np.where(heavy, cache_gateway[..., 1], cache_gateway[..., 0])
-    resident_edge = np.where(heavy, cache_edge[..., 1], cache_edge[..., 0])
+    light = ~heavy
+    if vector:  # gathers from the per-task tables: S[j][n], Q[j][n], U[j][quality][n]
+        by_level = st.base2 + heavy.view(np.uint8)
+        size, work = np.take(st.size_table, by_level), np.take(st.work_table, by_level)
+        accuracy = np.take(st.accuracy_table, st.base4 + (noisy_b.view(np.uint8) << 1 | heavy.view(np.uint8)))  # eq. 10
+    else:
+        size = np.where(heavy, st.size[1], st.size[0])
+        work = np.where(heavy, st.work[1], st.work[0])
+        accuracy = np.where(  # U_j, eq. (10)
+            heavy, np.where(noisy_b, acc[1][1], acc[0][1]), np.where(noisy_b, acc[1][0], acc[0][0])
+        )
+    if vector:  # on contiguous copies of the levels' flags (strided boolean operations are slow)
+        resident_gw, resident_edge = ((np.ascontiguousarray(flags[..., 1]) & heavy)
+                                      | (np.ascontiguousarray(flags[..., 0]) & light)
+                                      for flags in (cache_gateway, cache_edge))
+    else:
+        resident_gw = np.where(heavy, cache_gateway[..., 1], cache_gateway[..., 0])
+        resident_edge = np.where(heavy, cache_edge[..., 1], cache_edge[..., 0])
 
-    # --- delays, eqs. (2)-(9); shares clamped into [0, 1] after the range check ---
-    clamped = np.clip(used, 0.0, 1.0)
-    capacity = np.where(at_gateway, st.gateway_compute, inst.edge_compute)
+    # --- delays, eqs. (2)-(9) ---
+    at_gateway_f = at_gateway.view(np.uint8).astype(float) if vector else None
+    if at_gateway_f is not None:
+        capacity = st.gateway_compute * at_gateway_f
+        capacity += inst.edge_compute * (~at_gateway).view(np.uint8)
+    else:
+        capacity = np.where(at_gateway, st.gateway_compute, inst.edge_compute)
     with np.errstate(divide="ignore", invalid="ignore"):  # a share of 0 gives an infinite delay
         upload = data / (clamped[..., 0, :] * st.uplink_rate)  # device -> gateway, eq. (3)
-        to_bs = data / (clamped[..., 1, :] * st.bs_rate)  # gateway -> BS, eq. (4)
+        if fast:  # gateway -> BS, eq. (4), for tasks not at a gateway; 0 for those at one (their BS share is 0)
+            to_bs = (data * (~at_gateway).view(np.uint8)) / (clamped[..., 1, :] * st.bs_rate + at_gateway_f)
+        else:
+            to_bs = data / (clamped[..., 1, :] * st.bs_rate)  # gateway -> BS, eq. (4)
         compute = work / (clamped[..., 2, :] * capacity)  # eq. (6)
     cloud = size / inst.cloud_to_edge_rate  # S / R_c
     # eq. (5) at the gateway: 0 if resident there, S/R_e from the ECaS, S/R_c + S/R_e from the cloud;
     # [D5] at the edge: 0 if resident in the ECaS, else S/R_c.
-    resident_here = np.where(at_gateway, resident_gw, resident_edge)
-    fetch = np.where(
-        resident_here, 0.0, np.where(at_gateway, size / inst.edge_to_gateway_rate + np.where(resident_edge, 0.0, cloud), cloud)
-    )
-    arrival = np.where(at_gateway, upload, upload + to_bs)
-    delay = np.where(served, np.maximum(arrival, fetch) + compute, np.inf)  # eqs. (7), (8)
+    if at_gateway_f is not None:
+        resident_here = (at_gateway & resident_gw) | (~at_gateway & resident_edge)
+        fetch = size / inst.edge_to_gateway_rate + cloud * (~resident_edge).view(np.uint8)
+        fetch *= at_gateway_f
+        fetch += cloud * (~at_gateway).view(np.uint8)
+        fetch *= (~resident_here).view(np.uint8)
+    else:
+        resident_here = np.where(at_gateway, resident_gw, resident_edge)
+        fetch = np.where(
+            resident_here, 0.0,
+            np.where(at_gateway, size / inst.edge_to_gateway_rate + np.where(resident_edge, 0.0, cloud), cloud)
+        )
+    if fast:  # unserved tasks: every share 0, so an infinite upload and compute time
+        delay = np.maximum(upload + to_bs, fetch)  # eqs. (7), (8)
+        delay += compute
+    else:
+        arrival = np.where(at_gateway, upload, upload + to_bs)
+        delay = np.where(served, np.maximum(arrival, fetch) + compute, np.inf)  # eqs. (7), (8)
 
     # --- C6 placements [D6]: a missing model lands iff its fetch fits the deadline ---
     limit = deadline + DEADLINE_TOL
     places = served & ~resident_here & (fetch <= limit)
     place_gw = places & at_gateway
     place_edge = places & at_edge
-    placed_gateway = np.stack([place_gw & ~heavy, place_gw & heavy], axis=-1)
-    placed_edge = np.stack([place_edge & ~heavy, place_edge & heavy], axis=-1)
+    if vector:
+        placed_gateway = _by_level(place_gw, light, heavy)
+        placed_edge = _by_level(place_edge, light, heavy)
+    else:
+        placed_gateway = np.stack([place_gw & ~heavy, place_gw & heavy], axis=-1)
+        placed_edge = np.stack([place_edge & ~heavy, place_edge & heavy], axis=-1)
     resident_gateway_now = cache_gateway | placed_gateway
     resident_edge_now = cache_edge | placed_edge
     gw_cache_load, edge_cache_load = inst.cache_load(resident_gateway_now, resident_edge_now)
@@ -183,8 +245,12 @@ def evaluate_batch(
     m = st.membership
     uplink_load = used[..., 0, :] @ m
     bs_load = used[..., 1, :].sum(axis=-1)
-    gateway_compute_load = np.where(at_gateway, used[..., 2, :], 0.0) @ m
-    edge_compute_load = np.where(at_edge, used[..., 2, :], 0.0).sum(axis=-1)
+    if fast:
+        gateway_compute_load = (used[..., 2, :] * at_gateway_f) @ m
+        edge_compute_load = (used[..., 2, :] * at_edge.view(np.uint8)).sum(axis=-1)
+    else:
+        gateway_compute_load = np.where(at_gateway, used[..., 2, :], 0.0) @ m
+        edge_compute_load = np.where(at_edge, used[..., 2, :], 0.0).sum(axis=-1)
 
     pool_limit = 1.0 + SHARE_TOL
     feasible = (
@@ -199,7 +265,7 @@ def evaluate_batch(
 
     # --- C1 and the objective, eq. (11) ---
     completed = served & (delay <= limit) & feasible[..., None]
-    earned = np.where(completed, accuracy, 0.0)
+    earned = accuracy * completed.view(np.uint8) if vector else np.where(completed, accuracy, 0.0)
     score = earned.mean(axis=-1)
     completion = completed.mean(axis=-1)
 
@@ -207,8 +273,12 @@ def evaluate_batch(
     keep_gateway = np.asarray(keep_gateway, bool)
     keep_edge = np.asarray(keep_edge, bool)
     ok = feasible[..., None, None]
-    next_gateway = np.where(ok, keep_gateway & resident_gateway_now, cache_gateway)
-    next_edge = np.where(ok, keep_edge & resident_edge_now, cache_edge)
+    if vector:
+        next_gateway = (ok & keep_gateway & resident_gateway_now) | (~ok & cache_gateway)
+        next_edge = (ok & keep_edge & resident_edge_now) | (~ok & cache_edge)
+    else:
+        next_gateway = np.where(ok, keep_gateway & resident_gateway_now, cache_gateway)
+        next_edge = np.where(ok, keep_edge & resident_edge_now, cache_edge)
 
     return BatchOutcome(
         delay=delay, completed=completed, earned=earned, score=score, completion=completion, feasible=feasible,
@@ -217,6 +287,26 @@ def evaluate_batch(
         edge_compute_load=edge_compute_load, gateway_cache_load=gw_cache_load, edge_cache_load=edge_cache_load,
         used_shares=used,
     )
+
+
+#: Tasks (B * N) from which evaluate_batch uses masks as floats rather than np.where.
+_VECTOR_MIN = 2048
+
+
+def _in_unit_interval(share: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """Float64 shares of this shape, all in [+0, 1] (no NaN, no infinity, no -0.0)."""
+    return (isinstance(share, np.ndarray) and share.dtype == np.float64 and share.shape == shape
+            and share.view(np.int64).min(initial=0) >= 0  # no sign bit: not negative, not -0.0, not -NaN
+            and share.max(initial=0.0) <= 1.0)  # not above 1, not +inf, not NaN
+
+
+def _by_level(flags: np.ndarray, light: np.ndarray, heavy: np.ndarray) -> np.ndarray:
+    """(..., N, 2) booleans: ``flags & light`` at level 0, ``flags & heavy`` at level 1, built as
+    one little-endian 2-byte word per task (its low byte first), faster than strided writes."""
+    word = (flags & heavy).astype("<u2")
+    word <<= 8
+    word |= flags & light
+    return word.view(bool).reshape(flags.shape + (2,))
 
 
 @dataclass(eq=False)

@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+import tadp.decoder as dec
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE
 from tadp.decoder import ACTION_FIELDS, FIELDS_PER_TASK, decode, decode_batch
 from tadp.evaluator import DEADLINE_TOL, evaluate_batch, evaluate_slot, fetch_times
@@ -197,3 +198,191 @@ def test_wrong_action_length_is_rejected() -> None:
     inst = generate_instance([2], seed=0, slots=1)
     with pytest.raises(ValueError, match="expected shape"):
         decode(inst, np.zeros(7), inst.initial_cache, inst.deadline[0])
+
+
+# ------------------------------------------------------------------ the fast path against the old decoder
+def _old_decode_batch(inst: Instance, actions: np.ndarray, cache_gateway: np.ndarray, cache_edge: np.ndarray,
+                      deadline: np.ndarray) -> dict[str, np.ndarray]:
+    """The decoder as it was before the fast path (frozen here): discretise with np.where,
+    admit by rounds of cumulative sums over the whole batch, shares by pool."""
+    n, g = inst.n_devices, inst.n_gateways
+    order = np.argsort(inst.device_gateway, kind="stable")
+    gateway_in_order = inst.device_gateway[order]
+    block_start = np.searchsorted(gateway_in_order, np.arange(g))[gateway_in_order]
+    membership = inst.gateway_membership
+    b = actions.shape[0]
+    fields = np.asarray(actions, float).reshape(b, n, FIELDS_PER_TASK)
+    at_gateway = fields[..., 0] >= 0.0
+    heavy = fields[..., 1] >= 0.0
+    keep_gateway, keep_edge = fields[..., 6:8] >= 0.0, fields[..., 8:10] >= 0.0
+    gateway_fetch, edge_fetch = fetch_times(inst, cache_gateway, cache_edge)
+    fetch = np.where(at_gateway, np.where(heavy, gateway_fetch[..., 1], gateway_fetch[..., 0]),
+                     np.where(heavy, edge_fetch[..., 1], edge_fetch[..., 0]))
+    resident = np.where(at_gateway, np.where(heavy, cache_gateway[..., 1], cache_gateway[..., 0]),
+                        np.where(heavy, cache_edge[..., 1], cache_edge[..., 0]))
+    dropped_fetch = ~resident & ~(fetch <= deadline + DEADLINE_TOL)
+    candidates = ~resident & ~dropped_fetch
+    dropped_cache = np.zeros_like(candidates)
+    if candidates.any():
+        size = np.where(heavy, inst.model_size[:, 1], inst.model_size[:, 0])
+        ls, hs = inst.model_size[:, 0], inst.model_size[:, 1]
+        gateway_bits = np.where(cache_gateway[..., 0], ls, 0.0) + np.where(cache_gateway[..., 1], hs, 0.0)
+        edge_bits = np.where(cache_edge[..., 0], ls, 0.0) + np.where(cache_edge[..., 1], hs, 0.0)
+        free = np.concatenate([inst.gateway_cache - gateway_bits @ membership,
+                               (inst.edge_cache - edge_bits.sum(axis=-1))[:, None]], axis=1)
+        pool = np.where(at_gateway, inst.device_gateway[None, :], g)
+        admitted = np.empty_like(candidates)
+        admitted[:, order] = _old_admit(block_start, candidates[:, order], size[:, order], pool[:, order],
+                                        at_gateway[:, order], free)
+        dropped_cache = candidates & ~admitted
+    site = np.where(at_gateway, SITE_GATEWAY, SITE_EDGE).astype(np.int8)
+    site[dropped_fetch | dropped_cache] = SITE_NONE
+    served, at_gateway, at_edge = site != SITE_NONE, site == SITE_GATEWAY, site == SITE_EDGE
+    weight = (np.fmin(np.fmax(fields[..., 2:6], -1.0), 1.0) + 1.0) / 2.0
+    return {
+        "site": site, "level": heavy.astype(np.int8),
+        "uplink_share": _old_shares(weight[..., 0], served, membership, inst.device_gateway),
+        "bs_share": _old_shares(weight[..., 1], at_edge, None, None),
+        "compute_share": (_old_shares(weight[..., 2], at_gateway, membership, inst.device_gateway)
+                          + _old_shares(weight[..., 3], at_edge, None, None)),
+        "keep_gateway": keep_gateway, "keep_edge": keep_edge, "dropped_fetch": dropped_fetch,
+        "dropped_cache": dropped_cache,
+    }
+
+
+def _old_shares(weight: np.ndarray, members: np.ndarray, membership: np.ndarray | None,
+                gateway: np.ndarray | None) -> np.ndarray:
+    w = np.where(members, weight, 0.0)
+    count = members.astype(float)
+    if membership is None:
+        total, size = w.sum(axis=-1, keepdims=True), count.sum(axis=-1, keepdims=True)
+    else:
+        total, size = w @ membership, count @ membership
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_weight = np.where(total > 0.0, 1.0 / total, 0.0)
+        equal = np.where((total > 0.0) | (size == 0.0), 0.0, 1.0 / size)
+    if gateway is not None:
+        per_weight, equal = per_weight[:, gateway], equal[:, gateway]
+    return (w * per_weight + equal) * count
+
+
+def _old_admit(block_start: np.ndarray, candidates: np.ndarray, size: np.ndarray, pool: np.ndarray,
+               at_gateway: np.ndarray, free: np.ndarray) -> np.ndarray:
+    b, n = candidates.shape
+    n_pools = free.shape[1]
+    flat_pool = (np.arange(b)[:, None] * n_pools + pool).ravel()
+    undecided, admitted, room = candidates.copy(), np.zeros_like(candidates), free.copy()
+    while True:
+        room_of_task = room.ravel()[flat_pool].reshape(b, n)
+        undecided &= ~(size > room_of_task)
+        if not undecided.any():
+            return admitted
+        gateway_sizes = np.cumsum(np.where(undecided & at_gateway, size, 0.0), axis=1)
+        before_block = np.concatenate([np.zeros((b, 1)), gateway_sizes], axis=1)[:, block_start]
+        edge_sizes = np.cumsum(np.where(undecided & ~at_gateway, size, 0.0), axis=1)
+        cumulative = np.where(at_gateway, gateway_sizes - before_block, edge_sizes)
+        fits = undecided & (cumulative <= room_of_task)
+        admitted |= fits
+        undecided &= ~fits
+        if not undecided.any():
+            return admitted
+        used = np.bincount(flat_pool, weights=np.where(fits, size, 0.0).ravel(), minlength=b * n_pools)
+        room = room - used.reshape(b, n_pools)
+
+
+_DECODED = ("site", "level", "uplink_share", "bs_share", "compute_share", "keep_gateway", "keep_edge",
+            "dropped_fetch", "dropped_cache")
+
+
+def _assert_same_as_old(inst: Instance, actions: np.ndarray, cache_gw: np.ndarray, cache_edge: np.ndarray,
+                        deadline: np.ndarray) -> None:
+    """decode_batch's every output equals the old decoder's: same dtype, shape and bits."""
+    new = decode_batch(inst, actions, cache_gw, cache_edge, deadline)
+    old = _old_decode_batch(inst, actions, cache_gw, cache_edge, deadline)
+    for name in _DECODED:
+        x, y = getattr(new, name), old[name]
+        assert x.dtype == y.dtype and x.shape == y.shape, name
+        if x.dtype.kind == "f":
+            x, y = x.view(np.uint64), y.view(np.uint64)  # bit for bit (-0.0 and NaN included)
+        assert np.array_equal(x, y), name
+
+
+def _random_batch(inst: Instance, rng: np.random.Generator, b: int) -> tuple[np.ndarray, ...]:
+    """b random actions (uniform, out of range, NaN, +-inf, exactly +-1 and 0) from random valid start
+    caches, for random slots with deadlines as given, tightened or loosened."""
+    actions = rng.uniform(-1, 1, (b, FIELDS_PER_TASK * inst.n_devices))
+    actions[::7] *= 3.0
+    actions[::11, ::5] = np.nan
+    actions[3::13] = np.sign(actions[3::13])
+    actions[5::17, ::3] = rng.choice([np.inf, -np.inf, 0.0, -0.0])
+    caches = [inst.initial_cache] + [_random_cache(inst, rng) for _ in range(7)]
+    pick = rng.integers(0, len(caches), b)
+    cache_gw = np.stack([caches[k].gateway for k in pick])
+    cache_edge = np.stack([caches[k].edge for k in pick])
+    slots = rng.integers(0, inst.n_slots, b)
+    deadline = inst.deadline[slots] * rng.choice([0.3, 1.0, 3.0], (b, 1))
+    return actions, cache_gw, cache_edge, deadline
+
+
+def _property_instances() -> list[Instance]:
+    return _instances() + [
+        generate_instance([35] * 10, seed=0, slots=4),  # the benchmark's size
+        generate_instance([35, 1, 20, 7], seed=3, slots=4, options=GeneratorOptions(resource_scale=0.1)),
+        generate_instance([20] * 4, seed=9, slots=4, options=GeneratorOptions(warm_cache=True, resource_scale=0.3)),
+        generate_instance([12] * 3, seed=6, slots=4, options=GeneratorOptions(resource_scale=3.0)),  # roomy caches
+    ]
+
+
+@pytest.mark.parametrize("inst", _property_instances(), ids=lambda i: i.name + f"-{i.n_devices}")
+def test_fast_path_equals_the_old_decoder(inst: Instance) -> None:
+    """On thousands of random actions and caches, in batches of 1 to 300 (the reference path below
+    4 rows, the fast path above), every output of decode_batch is the old decoder's, bit for bit."""
+    rng = np.random.default_rng(inst.n_devices)
+    for _ in range(3):
+        for b in (1, 2, 3, 4, 7, 64, 300):
+            _assert_same_as_old(inst, *_random_batch(inst, rng, b))
+
+
+@pytest.mark.parametrize("tol", [0.0, 1e6, 1e15], ids=["never-near", "often-near", "always-near"])
+def test_near_tie_fallback_changes_nothing(tol: float) -> None:
+    """Whether no row, many rows or every row counts as a near tie (and so goes to the reference
+    rounds), the output is the same: both paths decide as the old decoder does."""
+    insts = [generate_instance([35] * 4, seed=1, slots=4), _instances()[1], _instances()[-1]]
+    for inst in insts:
+        dec._layout(inst).tol, saved = tol, dec._layout(inst).tol
+        try:
+            rng = np.random.default_rng(7)
+            for b in (5, 200):
+                _assert_same_as_old(inst, *_random_batch(inst, rng, b))
+        finally:
+            dec._layout(inst).tol = saved
+
+
+def test_exact_ties_go_to_the_reference(four_devices: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Model sizes in whole megabytes make exact ties (a model that fills the room to the bit): such
+    rows are decided by the reference rounds, and agree with the old decoder and with Algorithm 1."""
+    inst = dataclasses.replace(four_devices, model_size=np.tile([5 * MB, 10 * MB], (4, 1)), gateway_cache=np.array(
+        [25 * MB]), edge_cache=20 * MB)
+    calls: list[int] = []
+    reference = dec._admit_in_order
+    monkeypatch.setattr(dec, "_admit_in_order", lambda *a: calls.append(len(a[1])) or reference(*a))
+    rng = np.random.default_rng(3)
+    actions = np.tile(action_of(4, site=1.0, level=1.0), (8, 1))  # 10 + 10 + (10 > 5 left) ...
+    actions[:, 1::FIELDS_PER_TASK] = rng.choice([-1.0, 1.0], (8, 4))  # ... light and heavy mixed: exact fits
+    actions[4:, 0::FIELDS_PER_TASK] = rng.choice([-1.0, 1.0], (4, 4))
+    cache_gw, cache_edge = np.zeros((8, 4, 2), bool), np.zeros((8, 4, 2), bool)
+    deadline = np.full((8, 4), 2.0)
+    _assert_same_as_old(inst, actions, cache_gw, cache_edge, deadline)
+    assert calls, "no row was sent to the reference rounds"
+    out = decode_batch(inst, actions, cache_gw, cache_edge, deadline)
+    for k in range(8):
+        assert np.array_equal(out.site[k], _reference_decode(inst, actions[k], Cache(cache_gw[k], cache_edge[k]),
+                                                             deadline[k]))
+
+
+def test_output_shapes_for_an_empty_batch() -> None:
+    """B = 0 decodes to empty arrays of the usual kinds."""
+    inst = generate_instance([3, 2], seed=0, slots=1)
+    out = decode_batch(inst, np.zeros((0, FIELDS_PER_TASK * 5)), np.zeros((0, 5, 2), bool),
+                       np.zeros((0, 5, 2), bool), np.zeros((0, 5)))
+    assert out.site.shape == (0, 5) and out.keep_gateway.shape == (0, 5, 2) and out.uplink_share.dtype == float

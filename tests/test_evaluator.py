@@ -333,3 +333,56 @@ def test_score_never_exceeds_mean_best_accuracy(inst: Instance, seed: int) -> No
     best = inst.accuracy[np.arange(inst.n_devices), inst.noisy[1]].max(axis=-1).mean()
     assert out.score <= best + 1e-12
     assert 0.0 <= out.completion <= 1.0
+
+
+# ------------------------------------------------------------------ the batch path's two forms
+_OUTCOME = ("delay", "completed", "earned", "score", "completion", "feasible", "placed_gateway", "placed_edge",
+            "next_gateway", "next_edge", "uplink_load", "bs_load", "gateway_compute_load", "edge_compute_load",
+            "gateway_cache_load", "edge_cache_load", "used_shares")
+
+
+def _bits(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    return x.view(np.uint64) if x.dtype == np.float64 else x
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mask_arithmetic_equals_np_where_bit_for_bit(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large batches select with 0/1 float masks (and, when every share lies in [+0, 1], skip the
+    range check and the clamp); small ones with np.where, the evaluator's original form. On valid
+    and broken decisions alike (shares NaN, +-inf, -0.0, negative, above 1, zero; decoded actions),
+    every output of the one is the other's, bit for bit."""
+    from tadp import evaluator
+    from tadp.decoder import FIELDS_PER_TASK, decode_batch
+
+    rng = np.random.default_rng(seed)
+    inst = [generate_instance([35] * 4, seed=seed, slots=3),
+            generate_instance([6, 1, 9], seed=seed, slots=3, options=GeneratorOptions(warm_cache=True, resource_scale=0.3)),
+            ][seed % 2]
+    n, b = inst.n_devices, 96
+    slots = rng.integers(0, inst.n_slots, b)
+    cache_gw = rng.random((b, n, 2)) < 0.3
+    cache_edge = rng.random((b, n, 2)) < 0.3
+    decoded = decode_batch(inst, rng.uniform(-1, 1, (b, FIELDS_PER_TASK * n)), cache_gw, cache_edge,
+                           inst.deadline[slots])
+    raw = [rng.uniform(0, 1, (b, n)) / rng.integers(1, n + 1, (b, 1)) for _ in range(3)]
+    broken = [x.copy() for x in raw]
+    for x in broken:
+        x[::5, ::3] = rng.choice([0.0, -0.0, np.nan, np.inf, -np.inf, -0.5, 1.5, 1.0])
+    cases = [
+        (decoded.site, decoded.level, decoded.uplink_share, decoded.bs_share, decoded.compute_share),
+        (rng.integers(0, 3, (b, n)).astype(np.int8), rng.integers(0, 2, (b, n)).astype(np.int8), *raw),
+        (rng.integers(0, 3, (b, n)).astype(np.int8), rng.integers(0, 2, (b, n)).astype(np.int8), *broken),
+    ]
+    keep = (rng.random((b, n, 2)) < 0.5, rng.random((b, n, 2)) < 0.5)
+    for args in cases:
+        for tasks in ({}, {"data": inst.data[slots], "deadline": inst.deadline[slots] * 0.6, "noisy": inst.noisy[slots]}):
+            with np.errstate(invalid="ignore"):
+                monkeypatch.setattr(evaluator, "_VECTOR_MIN", 0)
+                fast = evaluate_batch(inst, slots, cache_gw, cache_edge, *args, *keep, **tasks)
+                monkeypatch.setattr(evaluator, "_VECTOR_MIN", 10**12)
+                plain = evaluate_batch(inst, slots, cache_gw, cache_edge, *args, *keep, **tasks)
+            for name in _OUTCOME:
+                x, y = getattr(fast, name), getattr(plain, name)
+                assert x.dtype == y.dtype and x.shape == y.shape, name
+                assert np.array_equal(_bits(x), _bits(y)), name

@@ -5,8 +5,11 @@
                                                               #   of each other in <= 10 minutes
     python -m benchmarks.bench_horizon --case 2x5-scarce --method blocks --time-limit 120
 
-Methods: ``monolithic`` (the registered solver ``highs-horizon``: :class:`solvers.exact_horizon.HorizonSolver`,
-one MILP by outer approximation, warm-started with the better of the greedy and myopic episodes),
+Methods: ``horizon`` (the registered solver ``highs-horizon``, :class:`solvers.exact_horizon.HorizonSolver`, with
+its defaults: slot bands up to 16 tasks per slot, else the monolithic model), ``band`` (``HorizonSolver(method=
+"band")``: each slot's own optimum with a free start cache, then the horizon restricted to the level patterns
+within a band of it, :func:`solvers.exact_horizon.solve_horizon_band`), ``monolithic`` (``HorizonSolver(method=
+"monolithic")``: one MILP by outer approximation, warm-started with the better of the greedy and myopic episodes),
 ``episode-bound`` (:func:`solvers.horizon_scale.episode_bound`, what the harness cell calls) and ``blocks``
 (:func:`solvers.horizon_scale.rolling_horizon` for half the time, then
 :func:`solvers.horizon_scale.block_bound`). With ``--policies`` the episode scores of the myopic exact
@@ -14,8 +17,9 @@ policy (``highs``, ``--policy-time-limit`` s per slot) and of greedy are measure
 beside the horizon optimum that bounds them.
 
 One row per (case, instance, method) goes to ``--output`` (CSV): status, incumbent (an episode score the
-evaluator gave), bound, relative gap (bound - incumbent) / incumbent, wall seconds, and for ``monolithic``
-the first time at which the gap was within 1% and the incumbent/bound trace.
+evaluator gave), bound, relative gap (bound - incumbent) / incumbent, wall seconds, the load average when the
+row started, and for ``horizon``, ``band`` and ``monolithic`` the first time at which the gap was within 1% and
+the incumbent/bound trace.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -58,9 +63,9 @@ CASES = {
     "2x5-scarce": Case("2x5", "scarce", (0,), 50, 60.0),
     "10x35-scarce": Case("10x35", "scarce", (0,), 10, 600.0),
 }
-METHODS = ("monolithic", "episode-bound", "blocks")
+METHODS = ("horizon", "band", "monolithic", "episode-bound", "blocks")
 FIELDS = ["case", "instance", "seed", "slots", "method", "status", "incumbent", "bound", "gap", "time_s",
-          "time_limit_s", "time_to_1pct_s", "myopic_score", "greedy_score", "oa_rounds", "nodes", "cuts", "root_bound",
+          "time_limit_s", "load_avg", "time_to_1pct_s", "myopic_score", "greedy_score", "oa_rounds", "nodes", "cuts", "root_bound",
           "warm_start_score", "warm_start_s", "trace"]
 
 
@@ -76,9 +81,11 @@ def run(name: str, case: Case, method: str, policies: bool, policy_time_limit: f
                                  options=GeneratorOptions(scenario=case.scenario))
         row: dict[str, Any] = {"case": name, "instance": inst.name, "seed": seed, "slots": case.slots,
                                "method": method, "time_limit_s": case.time_limit}
+        row["load_avg"] = round(os.getloadavg()[0], 2)
         started = time.perf_counter()
-        if method == "monolithic":
-            res = HorizonSolver().solve_horizon(inst, case.slots, time_limit=case.time_limit, seed=seed)
+        if method in ("horizon", "band", "monolithic"):
+            solver = HorizonSolver() if method == "horizon" else HorizonSolver(method=method)
+            res = solver.solve_horizon(inst, case.slots, time_limit=case.time_limit, seed=seed)
             trace = res.info.get("trace", [])
             within = [t for t, inc, bnd in trace if inc > 0 and _gap(inc, bnd) <= 0.01]
             row.update(status=res.status, incumbent=res.score, bound=res.bound,
@@ -86,6 +93,8 @@ def run(name: str, case: Case, method: str, policies: bool, policy_time_limit: f
                        trace=json.dumps([[round(t, 2), round(i, 7), round(b, 7)] for t, i, b in trace]),
                        **{k: res.info.get(k) for k in ("oa_rounds", "nodes", "cuts", "root_bound", "warm_start_score",
                                                        "warm_start_s")})
+            if res.status == "error":
+                raise RuntimeError(res.info.get("error"))
         elif method == "episode-bound":
             incumbent, bound, status = episode_bound(inst, case.slots, case.time_limit, seed=seed)
             row.update(status=status, incumbent=incumbent, bound=bound)
@@ -106,14 +115,14 @@ def run(name: str, case: Case, method: str, policies: bool, policy_time_limit: f
             extra = "".join(f" {k} {row[k]:.7f}" for k in ("myopic_score", "greedy_score") if row.get(k) is not None)
             print(f"{inst.name} {case.slots} slots {method}: {row['status']} incumbent {row['incumbent']:.7f} "
                   f"bound {row['bound']:.7f} gap {row['gap']:.2e} in {row['time_s']:.1f} s "
-                  f"(limit {case.time_limit:.0f} s){extra}", file=sys.stderr, flush=True)
+                  f"(limit {case.time_limit:.0f} s, load {row['load_avg']}){extra}", file=sys.stderr, flush=True)
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", action="append", choices=sorted(CASES), help="case(s) to run (default: 2x5-scarce)")
-    parser.add_argument("--method", action="append", choices=METHODS, help="method(s) (default: monolithic)")
+    parser.add_argument("--method", action="append", choices=METHODS, help="method(s) (default: horizon)")
     parser.add_argument("--seeds", help="comma-separated seeds (overrides the case's)")
     parser.add_argument("--slots", type=int, help="horizon length (overrides the case's)")
     parser.add_argument("--time-limit", type=float, help="seconds per horizon (overrides the case's)")
@@ -134,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.time_limit is not None:
             changes["time_limit"] = args.time_limit
         case = Case(**{**case.__dict__, **changes})
-        for method in args.method or ["monolithic"]:
+        for method in args.method or ["horizon"]:
             rows += run(name, case, method, args.policies, args.policy_time_limit, not args.quiet)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         print(f"{row['case']:<13} {row['method']:<13} {row['status']:<10} incumbent {row['incumbent']:.7f} "
               f"bound {row['bound']:.7f} gap {row['gap']:.2e} time {row['time_s']:.1f} s "
-              f"(limit {row['time_limit_s']:.0f} s)")
+              f"(limit {row['time_limit_s']:.0f} s, load {row['load_avg']})")
     print(f"{len(rows)} rows in {time.perf_counter() - started:.0f} s -> {out}")
     return 0
 

@@ -22,12 +22,19 @@ assignment of every incumbent, an infeasible one gets the resource cut at its or
 and the loop ends when the MILP's optimum is truly feasible (proven optimal) or at the time limit (best true
 incumbent and best MILP bound). Infeasible incumbents are also *repaired* (served options turned into
 place-only ones until the oracle accepts, which changes no cache) and kept when they beat the incumbent.
+
+:func:`solve_horizon_band` (the default of :class:`HorizonSolver` up to :data:`BAND_MAX_TASKS` tasks per slot)
+uses each slot's own optimum with a free start cache, V_s, as a bound on that slot in every episode, and
+solves the horizon restricted to the slots' level patterns within a band of their V_s (docs/exact_horizon.md,
+section 3b): the monolithic model's gap is the per-slot integrality of all slots at once, which one
+branch-and-bound tree closes badly.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -322,6 +329,7 @@ def build_horizon_model(data: HorizonData, *, free_start: bool = False) -> Any:
         doc="served assignments of one step (or whole choices) excluded one by one (no-good cuts): proven "
             "infeasible or knife-edge")
     m.cut_count = 0
+    m.cut_prices = []  # (step, prices) of every resource cut added, so that another model of the slot can reuse it
     return m
 
 
@@ -348,6 +356,7 @@ def add_step_cut(model: Any, s: int, prices: np.ndarray) -> list[Any]:
     if expr is None:
         return []
     model.cut_count += 1
+    model.cut_prices.append((s, prices))
     return [model.resource_cuts.add(expr <= 1)]
 
 
@@ -505,8 +514,9 @@ def _place_substitute(hs: HorizonSlot, o: int) -> int | None:
     return int(chosen)
 
 
-def _warm_values(model: Any, inc: _Incumbent) -> list[tuple[Any, float]]:
-    """A complete MILP point for a true incumbent: choices, start caches and resident flags."""
+def _warm_values(model: Any, inc: _Incumbent) -> list[tuple[Any, float]] | None:
+    """A complete MILP point for a true incumbent: choices, start caches and resident flags (and the
+    variables a restriction added); None when a restriction leaves the incumbent out."""
     data: HorizonData = model.horizon_data
     z = data.choices(inc.plans)
     values = [(model.choose[k], float(z[k])) for k in range(data.n_options)]
@@ -518,7 +528,11 @@ def _warm_values(model: Any, inc: _Incumbent) -> list[tuple[Any, float]]:
             if s > 0 or model.free_start:
                 values.append((model.start_cache[s, f], float(start[f])))
             values.append((model.resident[s, f], float(start[f] or touch[f])))
-    return values
+    extra = getattr(model, "extra_warm", None)
+    if extra is None:
+        return values
+    more = extra(inc.plans)
+    return None if more is None else values + more
 
 
 def _decisions(data: HorizonData, inc: _Incumbent) -> list[Decision]:
@@ -536,7 +550,8 @@ class _HorizonBackend(_HighsBackend):
     def set_integrality(self, integer: bool) -> None:
         super().set_integrality(integer)
         domain = pyo.Binary if integer else pyo.UnitInterval
-        others = list(self.model.start_cache.values()) + list(self.model.resident.values())
+        others = (list(self.model.start_cache.values()) + list(self.model.resident.values())
+                  + list(getattr(self.model, "extra_binaries", [])))
         for v in others:
             v.domain = domain
         self.opt.update_variables(others)
@@ -591,6 +606,9 @@ def solve_horizon(
     mip_gap: float = 1e-6,
     threads: int | None = None,
     incumbent: list[Decision] | None = None,
+    restrict: Callable[[Any], None] | None = None,
+    outside_bound: float | None = None,
+    upper_bound: float | None = None,
 ) -> HorizonResult:
     """The clairvoyant optimum of slots ``first_slot .. first_slot + n_slots - 1`` (default: to the end
     of the trace) from ``start_cache`` (default: the instance's initial cache), by outer approximation
@@ -601,7 +619,13 @@ def solve_horizon(
     certify a slot).
 
     Returns decisions with keep flags (the fewest kept models the plan needs), the claimed objective
-    (checked against the evaluator, status ``error`` if they differ), a valid bound and the status."""
+    (checked against the evaluator, status ``error`` if they differ), a valid bound and the status.
+
+    For :func:`solve_horizon_band`: ``restrict(model)`` adds constraints to the built model (binaries it
+    adds go to ``model.extra_binaries``, relaxed in the LP rounds), so that the MILP solves a restricted
+    problem R; ``outside_bound`` bounds every episode R leaves out, so the bound reported is
+    ``max(bound on R, outside_bound)`` (``outside_bound`` alone when R is proven empty); ``upper_bound`` is a
+    valid bound on the whole horizon known beforehand."""
     started = time.perf_counter()
     deadline = started + time_limit
     start = inst.initial_cache if start_cache is None else start_cache
@@ -620,10 +644,12 @@ def solve_horizon(
                 best = cand
     # every task at its best option in every slot: the trivial bound
     bound = sum(trivial_bound(hs.serve) for hs in data.slots) / n if (data.kind == SERVE).any() else 0.0
+    if upper_bound is not None:
+        bound = min(bound, upper_bound)
     trace: list[tuple[float, float, float]] = []  # (seconds, incumbent, bound) whenever one of them moves
 
     def record() -> None:
-        point = (time.perf_counter() - started, best.value, max(bound, best.value))
+        point = (time.perf_counter() - started, best.value, max(bound, best.value, outside_bound or 0.0))
         if not trace or trace[-1][1:] != point[1:]:
             trace.append(point)
 
@@ -633,6 +659,8 @@ def solve_horizon(
         return _result(data, best, 0.0, "optimal", started, info)
 
     model = build_horizon_model(data)
+    if restrict is not None:
+        restrict(model)
     backend = _HorizonBackend(model, threads, seed)
     info["build_s"] = time.perf_counter() - started
 
@@ -654,13 +682,20 @@ def solve_horizon(
     # the MILP stops a little before the deadline, so that its last solutions can still be judged and repaired
     milp_deadline = deadline - min(max(POSTPROCESS_SHARE * time_limit, 0.5), POSTPROCESS_MAX_S)
     while time.perf_counter() < milp_deadline:
-        if best.value > 0:
-            backend.warm_start(_warm_values(model, best))
+        start_values = _warm_values(model, best) if best.value > 0 else None
+        if start_values is not None:
+            backend.warm_start(start_values)
         res = backend.solve(milp_deadline - time.perf_counter(), solver_gap)
         rounds += 1
         nodes += res.nodes or 0
         if res.bound is not None and math.isfinite(res.bound) and frozen is None:
             bound = min(bound, res.bound)
+        if res.values is None and res.status == "infeasible" and restrict is not None:
+            # the restricted problem is empty (its relaxation is): every episode is outside it
+            if outside_bound is not None:
+                bound = min(bound, outside_bound)
+            info["restricted_empty"] = True
+            break
         if res.values is None and res.status != "time_limit":
             status = "error"
             info["error"] = f"MILP round {rounds} ended {res.status} without a solution"
@@ -729,12 +764,16 @@ def solve_horizon(
         if res.status not in ("optimal",):
             status = "time_limit" if res.status == "time_limit" else "error"
             break
+    if outside_bound is not None:
+        bound = max(bound, outside_bound)
     bound = max(bound, best.value)
     if frozen is not None:
-        bound = max(frozen, best.value)
+        bound = max(frozen, best.value, outside_bound if outside_bound is not None else 0.0)
     gap = (bound - best.value) / max(abs(best.value), 1e-12) if bound > 0 else 0.0
     if status == "optimal" and gap > mip_gap:
         status = "time_limit"
+    elif info.get("restricted_empty") and gap <= mip_gap:
+        status = "optimal"
     record()
     info.update(oa_rounds=rounds, nodes=nodes, cuts=model.cut_count, oa_cuts_added=cuts_added, no_good_cuts=no_goods,
                 repaired=repaired, oracle_calls=judge.calls, knife_edge=frozen is not None,
@@ -805,6 +844,394 @@ def _plans_of_decisions(data: HorizonData, decisions: list[Decision]) -> list[Sl
     return plans
 
 
+# ============================================================================ slot bands
+#: Methods of :class:`HorizonSolver`: "band" (:func:`solve_horizon_band`), "monolithic" (:func:`solve_horizon`),
+#: "auto" (slot bands up to :data:`BAND_MAX_TASKS` tasks per slot).
+METHODS = ("auto", "band", "monolithic")
+#: Most tasks per slot for which "auto" picks slot bands: each slot's MILP must be proven in well under a second
+#: (scarce, load 4: 2x5 0.1-0.4 s a slot, 3x5 about 0.9 s; 4x5 and 4x10 proved 11 and 1 of 20 slots in 30 s; at
+#: 10x35 a cold slot alone is not proven in 60 s). Beyond :data:`BAND_MIN_PROVEN` unproven slots, slot bands hand
+#: over to the monolithic model anyway.
+BAND_MAX_TASKS = 16
+#: Share of the time limit for the slots' own optima (phase 1 of :func:`solve_horizon_band`).
+BAND_OPTIMA_SHARE = 0.5
+#: Least share of the slots whose optimum phase 1 must prove for the bands to go on (else the monolithic model
+#: solves the rest, under the slots' bound).
+BAND_MIN_PROVEN = 0.9
+#: Share of the time left after the slots' optima that the heuristic round (their patterns only) may take.
+BAND_HEURISTIC_SHARE = 0.4
+#: Share of the time limit after which no new band round starts (nor a restricted horizon whose pattern lists
+#: are not all complete goes on): the monolithic model takes the time left.
+BAND_HANDOVER_SHARE = 0.6
+#: Least time left (s) for that hand-over.
+BAND_HANDOVER_MIN_S = 2.0
+#: Share of the time left that one round's pattern enumeration may take.
+BAND_ENUM_SHARE = 0.5
+#: Factor by which the band grows after a round whose restricted problem is empty.
+BAND_GROWTH = 8.0
+#: Slack (score units) in favour of including a pattern at the band's edge.
+BAND_TOL = 1e-9
+
+
+def slot_pattern(hs: HorizonSlot, serve: np.ndarray, n_tasks: int) -> tuple[int, ...]:
+    """The level pattern of a served assignment: per task its level, or -1 when it is not served."""
+    pattern = [-1] * n_tasks
+    for o in serve:
+        pattern[int(hs.serve.task[o])] = int(hs.serve.level[o])
+    return tuple(pattern)
+
+
+class _SlotBand:
+    """One slot alone, with a free start cache (any cache that fits; the given one for the horizon's first
+    slot): its optimum V (a bound on that slot's score in every episode), then every level pattern whose
+    best score lies within a band G of V (docs/exact_horizon.md, section 3b)."""
+
+    def __init__(self, inst: Instance, slot: int, start: Cache | None, threads: int | None, seed: int) -> None:
+        n = inst.n_devices
+        self.data = horizon_data(inst, slot, 1, Cache.empty(n) if start is None else start)
+        self.n = n
+        m = build_horizon_model(self.data, free_start=start is None)
+        serve = np.flatnonzero(self.data.kind == SERVE)
+        m.band_floor = pyo.Var(bounds=(0.0, 0.0), doc="least score the enumeration accepts (0: none)")
+        m.band = pyo.ConstraintList(doc="the slot's score within the band; level patterns found (no-goods)")
+        m.band.add(_linear((self.data.accuracy[serve] / n).tolist(), [m.choose[int(k)] for k in serve])
+                   >= m.band_floor)
+        self.model = m
+        self.backend = _HorizonBackend(m, threads, seed)
+        self.judge = _Judge(self.data)
+        self.upper = trivial_bound(self.data.slots[0].serve)  # bound on the slot's score
+        self.best = 0.0  # best certified score
+        self.patterns: dict[tuple[int, ...], float] = {}  # level pattern -> best certified score met (or bound)
+        self.covered = -1.0  # band within which ``patterns`` is complete (< 0: the optimum is not proven yet)
+        self.tightened = False
+        self.cut_at: set[bytes] = set()
+        self.milps = 0
+
+    def _no_good(self, pattern: tuple[int, ...]) -> None:
+        """Exclude every served assignment with this level pattern: sum over tasks of [task at its pattern
+        state] <= N - 1, the state of task j being ``sum_o choose[o]`` over its options at level p_j, or
+        ``1 - sum_o choose[o]`` over all its serve options when p_j = -1."""
+        data, m = self.data, self.model
+        coefs, variables, constant = [], [], 0.0
+        hs = data.slots[0].serve
+        for o in range(hs.n_options):
+            state = pattern[int(hs.task[o])]
+            if state == -1:
+                coefs.append(-1.0)
+                variables.append(m.choose[o])
+            elif state == int(hs.level[o]):
+                coefs.append(1.0)
+                variables.append(m.choose[o])
+        constant = float(sum(1 for p in pattern if p == -1))
+        self.backend.add([m.band.add(_linear(coefs, variables, constant) <= self.n - 1)])
+
+    def optimum(self, deadline: float) -> bool:
+        """Phase 1: the slot's optimum V (``upper``, a MILP bound) and its pattern. False on the time limit
+        (``upper`` then keeps the least bound met, which is still valid)."""
+        if self.covered >= 0:
+            return True
+        if not self.tightened:
+            tighten_horizon(self.model, self.backend, deadline)
+            self.tightened = True
+        while time.perf_counter() < deadline:
+            res = self.backend.solve(deadline - time.perf_counter(), 1e-9)
+            self.milps += 1
+            if res.bound is not None and math.isfinite(res.bound):
+                self.upper = min(self.upper, res.bound)
+            if res.values is None:
+                return False  # serving nobody is feasible: only the time limit ends here
+            z = _choice_vector(self.model, res.values)
+            plan = self.data.plans(z)[0]
+            cert = self.judge.certificate(0, plan.serve)
+            if cert.verdict == FEASIBLE:
+                self.best = max(self.best, self.data.value([plan]))
+                if res.status == "optimal":
+                    self.patterns[slot_pattern(self.data.slots[0], plan.serve, self.n)] = self.data.value([plan])
+                    self._no_good(next(iter(self.patterns)))
+                    self.upper = max(self.upper, self.best)
+                    self.covered = 0.0
+                    return True
+                continue
+            if cert.verdict == INFEASIBLE and plan.key() not in self.cut_at:
+                self.cut_at.add(plan.key())
+                self.backend.add(add_step_cut(self.model, 0, cert.prices))
+                continue
+            # knife-edge or back despite its cut: V cannot be certified; keep the bound (upper), no patterns
+            return False
+        return False
+
+    def extend(self, band: float, deadline: float) -> bool:
+        """Phase 2: every level pattern with a served assignment scoring at least ``upper - band`` (the
+        relaxation's, so feasible ones and possibly some that are not); True when complete. Phase 1 is
+        finished first if it is not yet."""
+        if self.covered < 0 and not self.optimum(deadline):
+            return False
+        if band <= self.covered:
+            return True
+        floor = self.model.band_floor
+        floor.setlb(max(self.upper - band - BAND_TOL, 0.0))
+        floor.setub(max(self.upper - band - BAND_TOL, 0.0))
+        self.backend.opt.update_variables([floor])
+        while time.perf_counter() < deadline:
+            # any point of the band will do: the first one HiGHS meets (gap 1)
+            res = self.backend.solve(deadline - time.perf_counter(), 1.0)
+            self.milps += 1
+            if res.values is None:
+                if res.status == "infeasible":
+                    self.covered = band
+                    return True
+                return False
+            z = _choice_vector(self.model, res.values)
+            plan = self.data.plans(z)[0]
+            cert = self.judge.certificate(0, plan.serve)
+            if cert.verdict == INFEASIBLE and plan.key() not in self.cut_at:
+                self.cut_at.add(plan.key())
+                self.backend.add(add_step_cut(self.model, 0, cert.prices))
+                continue
+            pattern = slot_pattern(self.data.slots[0], plan.serve, self.n)
+            if pattern in self.patterns:  # cannot happen (its no-good is in): stop, incomplete
+                return False
+            self.patterns[pattern] = self.data.value([plan]) if cert.verdict == FEASIBLE else self.upper
+            self._no_good(pattern)
+        return False
+
+
+def _band_restriction(bands: list[_SlotBand], complete: list[bool], band: float | None) -> Callable[[Any], None]:
+    """The restriction R(G) of the horizon model (docs/exact_horizon.md, section 3b): every step's score at
+    most its slot's bound V_s; the steps' total loss ``sum_s (V_s - score_s)`` at most G; a step whose
+    pattern list is complete takes one of its patterns (``band_pattern[s, p]``, binary), which fixes, per
+    task, served or not and at which level. ``band`` None: no total-loss row (the heuristic round)."""
+    upper = [b.upper for b in bands]
+
+    def restrict(m: Any) -> None:
+        data: HorizonData = m.horizon_data
+        n = data.inst.n_devices
+        lists = {s: list(b.patterns) for s, b in enumerate(bands) if complete[s]}
+        m.band_patterns = pyo.Set(initialize=[(s, p) for s, ps in lists.items() for p in range(len(ps))], dimen=2,
+                                  ordered=True, doc="(step, level pattern within the band)")
+        m.band_pattern = pyo.Var(m.band_patterns, domain=pyo.Binary, doc="1 if step s takes level pattern p")
+        m.extra_binaries = list(m.band_pattern.values())
+        m.band_rows = pyo.ConstraintList(doc="R(G): the steps' scores, their total loss and their level patterns")
+        total_c: list[float] = []
+        total_v: list[Any] = []
+        for s in range(data.n_steps):
+            ks = [k for k in range(int(data.base[s]), int(data.base[s + 1])) if data.kind[k] == SERVE]
+            coefs = [float(data.accuracy[k]) / n for k in ks]
+            variables = [m.choose[k] for k in ks]
+            if ks:  # a step with no serve option scores 0 whatever it does
+                m.band_rows.add(_linear(coefs, variables) <= upper[s] + BAND_TOL)
+            total_c += coefs
+            total_v += variables
+            if s not in lists:
+                continue
+            ps = lists[s]
+            m.band_rows.add(sum(m.band_pattern[s, p] for p in range(len(ps))) == 1)
+            for j in range(n):
+                for level in (0, 1):
+                    here = [k for k in ks if data.task[k] == j and data.level[k] == level]
+                    which = [p for p in range(len(ps)) if ps[p][j] == level]
+                    if here or which:
+                        m.band_rows.add(_linear([1.0] * len(here) + [-1.0] * len(which),
+                                                [m.choose[k] for k in here] + [m.band_pattern[s, p] for p in which])
+                                        == 0)
+        if band is not None:
+            m.band_rows.add(_linear(total_c, total_v) >= sum(upper) - band - BAND_TOL)
+        for s, b in enumerate(bands):  # the slot models' resource cuts hold for the same slot here
+            for _, prices in b.model.cut_prices:
+                add_step_cut(m, s, prices)
+
+        def warm(plans: list[SlotPlan]) -> list[tuple[Any, float]] | None:
+            values = []
+            for s, ps in lists.items():
+                mine = slot_pattern(data.slots[s], plans[s].serve, n)
+                if mine not in ps:
+                    return None
+                values += [(m.band_pattern[s, p], float(ps[p] == mine)) for p in range(len(ps))]
+            return values
+
+        m.extra_warm = warm
+
+    return restrict
+
+
+def solve_horizon_band(
+    inst: Instance,
+    n_slots: int | None = None,
+    *,
+    time_limit: float,
+    seed: int = 0,
+    first_slot: int = 0,
+    start_cache: Cache | None = None,
+    mip_gap: float = 1e-6,
+    threads: int | None = None,
+    incumbent: list[Decision] | None = None,
+    myopic_share: float = 0.0,
+) -> HorizonResult:
+    """The clairvoyant optimum by slot bands (docs/exact_horizon.md, section 3b), same interface and result
+    as :func:`solve_horizon`.
+
+    1. Each slot alone, with a free start cache (any that fits; the given one for the first slot), solved
+       to optimality: V_s bounds slot s's score in every episode, so mean(V) bounds the episode score, and
+       every episode's losses ``V_s - score_s`` are >= 0.
+    2. For a band G (total loss), each slot's level patterns (per task: not served, light, heavy) with a
+       served assignment scoring at least V_s - G are enumerated (MILP with no-goods).
+    3. The horizon model restricted to those patterns and to a total loss <= G (R(G)) is solved by
+       :func:`solve_horizon`. Every episode outside R(G) has a total loss > G, so it scores below
+       mean(V) - G / H: the bound is ``max(bound on R(G), mean(V) - G / H)``. When R(G) is proven empty,
+       that is the bound, G grows (x8, or to the incumbent's loss) and 2-3 repeat. After the first empty
+       R(G), with ``myopic_share`` > 0, the myopic exact policy's episode (that share of the time limit) is
+       offered as incumbent, when better than ``incumbent``.
+
+    Before 2-3, a heuristic round solves the horizon restricted to each slot's optimal pattern: an episode
+    there scores mean(V) and is optimal at once. When step 1 proves fewer than :data:`BAND_MIN_PROVEN` of the
+    slots, the monolithic model (:func:`solve_horizon`, its bound capped by the slots' bounds) takes the rest."""
+    started = time.perf_counter()
+    deadline = started + time_limit
+    n = inst.n_slots - first_slot if n_slots is None else n_slots
+    start = inst.initial_cache if start_cache is None else start_cache
+    if not (0 <= first_slot and n >= 1 and first_slot + n <= inst.n_slots):
+        raise TadpInputError("argument", "--slots", f"slots {first_slot}..{first_slot + n - 1} not within "
+                             f"0..{inst.n_slots - 1}")
+    overflow = inst.cache_overflows(start)
+    if overflow:
+        raise TadpInputError("argument", "cache", "start cache overflows: " + "; ".join(overflow))
+    bands: list[_SlotBand] = []
+    info: dict[str, Any] = {"method": "band"}
+    phase1_end = started + BAND_OPTIMA_SHARE * time_limit
+    for s in range(n):
+        bands.append(_SlotBand(inst, first_slot + s, start if s == 0 else None, threads, seed))
+    for s, b in enumerate(bands):
+        # a slot may use what the earlier ones left, less 0.1 s for each later slot (0.05 s at least)
+        b.optimum(max(phase1_end - 0.1 * (n - 1 - s), time.perf_counter() + 0.05))
+    upper = [b.upper for b in bands]
+    info.update(band_slot_bounds=upper, band_optima_s=time.perf_counter() - started,
+                band_slots_proven=sum(b.covered >= 0 for b in bands))
+    total = float(sum(upper))
+    band = mip_gap * total
+    decisions = incumbent
+    trace: list[tuple[float, float, float]] = []
+    result: HorizonResult | None = None
+    listed = [b.covered >= 0 for b in bands]
+    if sum(listed) < BAND_MIN_PROVEN * n:
+        # the slots are too hard to prove one by one: the monolithic model on the time left, under the bound
+        # of the slots' optima (and the trivial bound of those not proven), seeded as HorizonSolver would
+        info["band_fallback"] = True
+        if myopic_share > 0:
+            mine = warm_start_episode(inst, n, first_slot, start, "myopic", myopic_share * time_limit, seed)
+            assert mine is not None
+            score = float(np.mean([o.score for o in evaluate_episode(inst, mine, start, first_slot)]))
+            given = (float(np.mean([o.score for o in evaluate_episode(inst, decisions, start, first_slot)]))
+                     if decisions is not None else -1.0)
+            info["band_myopic_score"] = score
+            if score > given:
+                decisions = mine
+        offset = time.perf_counter() - started
+        result = solve_horizon(inst, n, time_limit=max(deadline - time.perf_counter(), 0.05), seed=seed,
+                               first_slot=first_slot, start_cache=start, mip_gap=mip_gap, threads=threads,
+                               incumbent=decisions, upper_bound=total / n)
+        trace += [(t + offset, value, bound) for t, value, bound in result.info.get("trace", [])]
+    elif any(listed):
+        # round 0, a heuristic: the horizon restricted to each slot's optimal pattern (the only one listed so
+        # far; R(G) without the proof that the lists are complete, so its bound does not count). When its
+        # episode reaches mean(V) within the gap, the slots' optima prove it optimal and no list is needed.
+        offset = time.perf_counter() - started
+        res = solve_horizon(inst, n, time_limit=max(BAND_HEURISTIC_SHARE * (deadline - time.perf_counter()), 0.05),
+                            seed=seed, first_slot=first_slot, start_cache=start, mip_gap=mip_gap, threads=threads,
+                            incumbent=decisions, restrict=_band_restriction(bands, listed, None))
+        trace += [(t + offset, value, max(total / n, value)) for t, value, _ in res.info.get("trace", [])]
+        res.bound = max(total / n, res.objective)  # the slots' optima (phase 1)
+        result = res
+        if res.status != "error":
+            decisions = res.decisions
+        info["band_rounds"] = [{"band": band, "heuristic": True, "patterns": sum(len(b.patterns) for b in bands),
+                                "status": res.status,
+                                "empty": bool(res.info.get("restricted_empty")), "objective": res.objective,
+                                "bound": res.bound, "restricted_s": res.time_s, "s": time.perf_counter() - started}]
+    handover = started + BAND_HANDOVER_SHARE * time_limit
+    exact_rounds = 0
+    while result is None or (result.status != "error" and not info.get("band_fallback")
+                             and result.bound - result.objective > mip_gap * abs(result.objective)
+                             and time.perf_counter() < deadline - 0.05
+                             and (exact_rounds == 0 or time.perf_counter() < handover)):
+        exact_rounds += 1
+        enum_end = time.perf_counter() + BAND_ENUM_SHARE * max(deadline - time.perf_counter(), 0.0)
+        enum_started = time.perf_counter()
+        complete = [b.extend(band, enum_end) for b in bands]
+        enum_s = time.perf_counter() - enum_started
+        total = float(sum(b.upper for b in bands))  # a slot whose optimum came late has a lower bound now
+        left = deadline - time.perf_counter()
+        if not all(complete):  # close to the monolithic model, and it only holds episodes near mean(V)
+            left = max(handover - time.perf_counter(), 0.25 * left)
+        offset = time.perf_counter() - started
+        res = solve_horizon(inst, n, time_limit=max(left, 0.05), seed=seed, first_slot=first_slot, start_cache=start,
+                            mip_gap=mip_gap, threads=threads, incumbent=decisions,
+                            restrict=_band_restriction(bands, complete, band), outside_bound=(total - band) / n,
+                            upper_bound=total / n)
+        trace += [(t + offset, value, bound) for t, value, bound in res.info.get("trace", [])]
+        if result is None or res.objective >= result.objective or res.status == "error":
+            keep_bound = min(res.bound, result.bound) if result is not None else res.bound
+            result = res
+            result.bound = max(keep_bound, res.objective)
+        else:
+            result.bound = max(min(result.bound, res.bound), result.objective)
+        if res.status == "error":
+            break
+        decisions = result.decisions
+        info.setdefault("band_rounds", []).append(
+            {"band": band, "patterns": sum(len(b.patterns) for b in bands), "slots_complete": sum(complete),
+             "enumeration_s": enum_s, "restricted_s": res.time_s,
+             "empty": bool(res.info.get("restricted_empty")), "status": res.status, "objective": res.objective,
+             "bound": res.bound, "s": time.perf_counter() - started})
+        if res.status == "optimal" or not res.info.get("restricted_empty"):
+            break
+        # R(G) is empty: every episode loses more than G; grow G (to the incumbent's loss if that is less)
+        if myopic_share > 0 and not info.get("band_myopic_score"):
+            # the optimum is not at the slots' own optima: a better incumbent (the myopic exact policy's
+            # episode) caps the band at its loss
+            mine = warm_start_episode(inst, n, first_slot, start, "myopic", myopic_share * time_limit, seed)
+            assert mine is not None
+            score = float(np.mean([o.score for o in evaluate_episode(inst, mine, start, first_slot)]))
+            info["band_myopic_score"] = score
+            if score > result.objective:
+                decisions = mine
+        incumbent_loss = total - n * max(result.objective, info.get("band_myopic_score", 0.0))
+        band = min(band * BAND_GROWTH, incumbent_loss) if incumbent_loss > band else band * BAND_GROWTH
+    assert result is not None
+    gap = (result.bound - result.objective) / max(abs(result.objective), 1e-12) if result.bound > 0 else 0.0
+    if (result.status != "error" and not info.get("band_fallback") and gap > mip_gap
+            and deadline - time.perf_counter() > BAND_HANDOVER_MIN_S):
+        # not proven by the handover time: every R(G) only holds episodes near mean(V), so the incumbent may be
+        # poor; the monolithic model takes the time left, its bound capped by the bands' (both valid)
+        if myopic_share > 0 and "band_myopic_score" not in info:
+            mine = warm_start_episode(inst, n, first_slot, start, "myopic", myopic_share * time_limit, seed)
+            assert mine is not None
+            info["band_myopic_score"] = float(np.mean([o.score for o in evaluate_episode(inst, mine, start,
+                                                                                           first_slot)]))
+            if info["band_myopic_score"] > result.objective:
+                decisions = mine
+        offset = time.perf_counter() - started
+        mono = solve_horizon(inst, n, time_limit=max(deadline - time.perf_counter(), 0.05), seed=seed,
+                             first_slot=first_slot, start_cache=start, mip_gap=mip_gap, threads=threads,
+                             incumbent=decisions, upper_bound=result.bound)
+        trace += [(t + offset, value, bound) for t, value, bound in mono.info.get("trace", [])]
+        info["band_handover"] = {"s": offset, "objective": mono.objective, "bound": mono.bound,
+                                 "status": mono.status}
+        if mono.status == "error":
+            result = mono
+        else:
+            bound = min(result.bound, mono.bound)
+            if mono.objective > result.objective:
+                result = mono
+            result.bound = max(bound, result.objective)
+        gap = (result.bound - result.objective) / max(abs(result.objective), 1e-12) if result.bound > 0 else 0.0
+    if result.status != "error":
+        result.status = "optimal" if gap <= mip_gap else "time_limit"
+    result.info = {**{k: v for k, v in result.info.items() if k != "trace"}, **info,
+                   "band_slot_milps": sum(b.milps for b in bands), "trace": trace}
+    result.time_s = time.perf_counter() - started
+    return result
+
+
 # ============================================================================ warm starts
 #: Warm starts of :class:`HorizonSolver`: the episode of a fast policy as first incumbent.
 WARM_STARTS = ("none", "greedy", "myopic", "both")
@@ -816,7 +1243,9 @@ def extend_episode(inst: Instance, plan: list[Decision], length: int, first_slot
                    *, time_limit: float = 1.0, seed: int = 0) -> list[Decision]:
     """``plan`` (decisions of slots ``first_slot ..``, from ``cache``) extended to ``length`` slots by
     ``policy``, each slot from the cache the previous one leaves, within about ``time_limit`` seconds in all
-    (a slot may use what the earlier ones left, less 0.02 s for each later slot; 0.05 s at least)."""
+    (each slot an even share of the time left, so what a slot leaves goes to the later ones; 0.05 s at least:
+    a hard first slot must not take the whole budget, which left the 10x35 myopic warm start at 0.05 s a
+    slot for the rest)."""
     started = time.perf_counter()
     plan = list(plan[:length])
     outcomes = evaluate_episode(inst, plan, cache, first_slot) if plan else []
@@ -824,7 +1253,7 @@ def extend_episode(inst: Instance, plan: list[Decision], length: int, first_slot
     for t in range(first_slot + len(plan), first_slot + length):
         assert current is not None
         later = first_slot + length - 1 - t
-        limit = max(time_limit - (time.perf_counter() - started) - 0.02 * later, 0.05)
+        limit = max((time_limit - (time.perf_counter() - started)) / (later + 1), 0.05)
         res = policy.solve(inst, t, current, time_limit=limit, seed=seed)
         plan.append(res.decision)
         current = res.outcome.next_cache
@@ -866,30 +1295,43 @@ class HorizonSolver(Solver):
     over the slots, not on one slot); the status and the horizon's objective and bound are in ``info``.
 
     Options: ``mip_gap`` (relative, default 1e-6), ``threads``, ``window`` (slots per :meth:`solve` call,
-    default None: to the end of the trace), ``warm_start`` (:data:`WARM_STARTS`, default "both": the better
-    of the greedy and the myopic exact policies' episodes is the first incumbent; the myopic one may take
-    :data:`MYOPIC_SHARE` of the time limit, which counts in the solve's time).
+    default None: to the end of the trace), ``method`` (:data:`METHODS`, default "auto": slot bands,
+    :func:`solve_horizon_band`, up to :data:`BAND_MAX_TASKS` tasks per slot, else the monolithic model,
+    :func:`solve_horizon`), ``warm_start`` (:data:`WARM_STARTS`; default "auto": for the monolithic model
+    "both", the better of the greedy and the myopic exact policies' episodes is the first incumbent, the
+    myopic one taking up to :data:`MYOPIC_SHARE` of the time limit, which counts in the solve's time; for
+    slot bands "greedy", and the myopic episode only once the slots' own optima prove out of reach).
     """
 
     name = "highs-horizon"
     kind = "exact"
 
     def __init__(self, *, mip_gap: float = 1e-6, threads: int | None = None, window: int | None = None,
-                 warm_start: str = "both", **unknown: Any) -> None:
+                 warm_start: str = "auto", method: str = "auto", **unknown: Any) -> None:
         if unknown:
             raise TadpInputError("argument", "highs-horizon", f"unknown option(s) {', '.join(sorted(unknown))} "
-                                 "(known: mip_gap, threads, window, warm_start; the keep flags are part of the "
-                                 "optimum)")
-        if warm_start not in WARM_STARTS:
-            raise TadpInputError("argument", "warm_start", f"unknown {warm_start!r} (known: {', '.join(WARM_STARTS)})")
+                                 "(known: mip_gap, threads, window, warm_start, method; the keep flags are part of "
+                                 "the optimum)")
+        if warm_start not in WARM_STARTS + ("auto",):
+            raise TadpInputError("argument", "warm_start", f"unknown {warm_start!r} (known: auto, "
+                                 f"{', '.join(WARM_STARTS)})")
+        if method not in METHODS:
+            raise TadpInputError("argument", "method", f"unknown {method!r} (known: {', '.join(METHODS)})")
         if not (isinstance(mip_gap, (int, float)) and 0 <= mip_gap < 1):
             raise TadpInputError("argument", "--mip-gap", f"must lie in [0, 1), got {mip_gap!r}")
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise TadpInputError("argument", "threads", f"must be a positive integer, got {threads!r}")
         if window is not None and (not isinstance(window, int) or window < 1):
             raise TadpInputError("argument", "window", f"must be a positive integer, got {window!r}")
-        super().__init__(mip_gap=float(mip_gap), threads=threads, window=window, warm_start=warm_start)
+        super().__init__(mip_gap=float(mip_gap), threads=threads, window=window, warm_start=warm_start, method=method)
         self.mip_gap, self.threads, self.window, self.warm_start = float(mip_gap), threads, window, warm_start
+        self.method = method
+
+    def method_for(self, inst: Instance) -> str:
+        """"band" or "monolithic": the method option, "auto" resolved by the number of tasks per slot."""
+        if self.method != "auto":
+            return self.method
+        return "band" if inst.n_devices <= BAND_MAX_TASKS else "monolithic"
 
     def solve_horizon(self, inst: Instance, n_slots: int | None = None, *, time_limit: float, seed: int = 0,
                       first_slot: int = 0, start_cache: Cache | None = None) -> HorizonResult:
@@ -901,13 +1343,22 @@ class HorizonSolver(Solver):
         if not (0 <= first_slot and n >= 1 and first_slot + n <= inst.n_slots):
             raise TadpInputError("argument", "--slots", f"slots {first_slot}..{first_slot + n - 1} not within "
                                  f"0..{inst.n_slots - 1}")
-        seed_plan = warm_start_episode(inst, n, first_slot, cache, self.warm_start, MYOPIC_SHARE * time_limit, seed)
+        method = self.method_for(inst)
+        warm = self.warm_start if self.warm_start != "auto" else ("greedy" if method == "band" else "both")
+        seed_plan = warm_start_episode(inst, n, first_slot, cache, warm, MYOPIC_SHARE * time_limit, seed)
         warm_s = time.perf_counter() - started
-        res = solve_horizon(inst, n, time_limit=max(time_limit - warm_s, 0.05), seed=seed, first_slot=first_slot,
-                            start_cache=cache, mip_gap=self.mip_gap, threads=self.threads, incumbent=seed_plan)
+        limit = max(time_limit - warm_s, 0.05)
+        if method == "band":
+            res = solve_horizon_band(inst, n, time_limit=limit, seed=seed, first_slot=first_slot, start_cache=cache,
+                                     mip_gap=self.mip_gap, threads=self.threads, incumbent=seed_plan,
+                                     myopic_share=MYOPIC_SHARE if self.warm_start == "auto" else 0.0)
+        else:
+            res = solve_horizon(inst, n, time_limit=limit, seed=seed, first_slot=first_slot, start_cache=cache,
+                                mip_gap=self.mip_gap, threads=self.threads, incumbent=seed_plan)
         res.time_s = time.perf_counter() - started
         res.info["trace"] = [(t + warm_s, value, bound) for t, value, bound in res.info.get("trace", [])]
-        res.info["warm_start"] = self.warm_start
+        res.info["method"] = method
+        res.info["warm_start"] = warm
         res.info["warm_start_s"] = warm_s
         if seed_plan is not None:
             res.info["warm_start_score"] = float(np.mean([o.score for o in evaluate_episode(inst, seed_plan, cache,
@@ -955,6 +1406,6 @@ def solve_horizon_solution(inst: Instance, n_slots: int | None = None, *, time_l
     return HorizonSolver(**options).solve_horizon_solution(inst, n_slots, time_limit=time_limit, seed=seed)
 
 
-__all__ = ["MYOPIC_SHARE", "WARM_STARTS", "HorizonData", "HorizonResult", "HorizonSolver", "build_horizon_model",
-           "extend_episode", "horizon_data", "horizon_solution", "solve_horizon", "solve_horizon_solution",
-           "tighten_horizon", "warm_start_episode"]
+__all__ = ["BAND_MAX_TASKS", "METHODS", "MYOPIC_SHARE", "WARM_STARTS", "HorizonData", "HorizonResult",
+           "HorizonSolver", "build_horizon_model", "extend_episode", "horizon_data", "horizon_solution", "slot_pattern",
+           "solve_horizon", "solve_horizon_band", "solve_horizon_solution", "tighten_horizon", "warm_start_episode"]

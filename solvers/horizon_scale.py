@@ -267,9 +267,9 @@ def episode_bound(inst: Instance, n_slots: int | None = None, time_limit: float 
     0 .. n_slots-1 within about ``time_limit`` seconds; status ``optimal`` when proven (relative gap
     <= 1e-6), else ``time_limit``. The incumbent is an episode the evaluator scored.
 
-    Up to :data:`MONOLITHIC_MAX_OPTIONS` options the monolithic model is solved by :class:`HorizonSolver`
-    with ``warm_start="both"``: seeded with the better of the greedy policy's episode (milliseconds) and
-    the myopic exact policy's (``highs``, 10% of the time spread over the slots). Beyond, the incumbent is
+    Up to :data:`MONOLITHIC_MAX_OPTIONS` options the horizon is solved whole by :class:`HorizonSolver` with
+    its defaults (slot bands up to 16 tasks per slot, else the monolithic model seeded with the better of
+    the greedy policy's episode and the myopic exact policy's, 10% of the time spread over the slots). Beyond, the incumbent is
     that better episode (the myopic policy on 30% of the time) and the bound :func:`block_bound` (blocks of
     10 slots) on the rest. (:func:`rolling_horizon` gives better incumbents than the myopic policy but needs
     a MILP per window: too slow for a benchmark cell at that size.)"""
@@ -279,7 +279,7 @@ def episode_bound(inst: Instance, n_slots: int | None = None, time_limit: float 
         raise TadpInputError("argument", "--slots", f"must lie in 1..{inst.n_slots}, got {n}")
     size = horizon_data(inst, 0, 1, inst.initial_cache).n_options * n  # the first slot's options times n
     if size <= MONOLITHIC_MAX_OPTIONS:
-        res = HorizonSolver(warm_start="both").solve_horizon(inst, n, time_limit=time_limit, seed=seed)
+        res = HorizonSolver().solve_horizon(inst, n, time_limit=time_limit, seed=seed)
         if res.status == "error":
             raise RuntimeError(res.info.get("error"))
         return res.score, res.bound, res.status

@@ -14,7 +14,7 @@ import pytest
 from solvers import make_solver
 from solvers.base import solve_episode
 from solvers.exact_data import slot_options
-from solvers.exact_horizon import HorizonSolver, build_horizon_model, horizon_data, solve_horizon
+from solvers.exact_horizon import HorizonSolver, build_horizon_model, horizon_data, solve_horizon, solve_horizon_band
 from solvers.greedy import GreedySolver
 from solvers.horizon_data import GATE_EDGE, GATE_GATEWAY, GATE_NONE, horizon_slot
 from solvers.horizon_enumerate import enumerate_episode
@@ -100,6 +100,93 @@ def test_horizon_matches_episode_enumeration(counts, seed, scale, deadline, warm
     assert res.bound >= truth.value - 1e-6
 
 
+@pytest.mark.parametrize(("counts", "seed", "scale", "deadline", "warm", "slots"), CASES)
+def test_band_matches_episode_enumeration(counts, seed, scale, deadline, warm, slots) -> None:
+    """Slot bands (solve_horizon_band): the same proven optimum as the enumeration, decisions that re-score
+    to it, a valid bound, and per-slot bounds V_s that the optimal episode's slot scores respect."""
+    inst = _instance(counts, seed, scale, deadline, warm, slots)
+    truth = enumerate_episode(inst)
+    res = solve_horizon_band(inst, time_limit=30.0)
+    assert res.status == "optimal", res.info
+    assert res.objective == pytest.approx(truth.value, abs=1e-6)
+    assert res.score == pytest.approx(res.objective, abs=1e-6)
+    assert res.bound >= truth.value - 1e-6
+    assert all(score <= v + 1e-9 for score, v in zip(res.slot_scores, res.info["band_slot_bounds"], strict=True))
+
+
+def test_band_grows_when_the_slot_optima_are_out_of_reach() -> None:
+    """An instance whose slot optima (free start caches) cannot all be met in one episode: the heuristic
+    round (the slots' optimal patterns) and the first restricted problems are proven empty (each of the
+    latter lowering the bound to mean(V) - G / H), the band grows until it holds the optimum, which matches
+    the enumeration."""
+    inst = _instance([3], 111, 0.8, (0.3, 0.8), False, 2)
+    truth = enumerate_episode(inst)
+    res = solve_horizon_band(inst, time_limit=30.0)
+    rounds = res.info["band_rounds"]
+    assert rounds[0]["heuristic"] and rounds[0]["empty"] and rounds[1]["empty"] and not rounds[-1]["empty"]
+    assert all(r["bound"] >= truth.value - 1e-6 for r in rounds)
+    assert res.status == "optimal" and res.objective == pytest.approx(truth.value, abs=1e-6)
+
+
+def test_band_slot_bounds_bound_every_policy_slot() -> None:
+    """Each slot's own optimum with a free start cache bounds that slot's score in every episode: the
+    optimum's, the myopic exact policy's and greedy's, slot by slot (2x5 scarce, 6 slots)."""
+    inst = generate_instance([5, 5], seed=1, slots=6)
+    res = solve_horizon_band(inst, time_limit=60.0)
+    assert res.status == "optimal", res.info
+    bounds = res.info["band_slot_bounds"]
+    episodes = [res.slot_scores]
+    for solver in (make_solver("highs"), GreedySolver()):
+        _, results = solve_episode(solver, inst, time_limit=30.0)
+        episodes.append([r.score for r in results])
+    for scores in episodes:
+        assert all(score <= v + 1e-9 for score, v in zip(scores, bounds, strict=True))
+    assert res.objective >= float(np.mean(episodes[1])) - 1e-9
+
+
+def test_band_with_a_slot_nobody_can_complete() -> None:
+    """A middle slot whose deadlines no task can meet (no serve option): its V is 0 and slot bands still
+    agree with the monolithic model."""
+    import dataclasses
+
+    inst = generate_instance([2, 2], seed=3, slots=3, options=GeneratorOptions(resource_scale=0.5))
+    deadline = inst.deadline.copy()
+    deadline[1] = 1e-3
+    inst = dataclasses.replace(inst, deadline=deadline)
+    band = solve_horizon_band(inst, time_limit=30.0)
+    mono = solve_horizon(inst, time_limit=30.0)
+    assert band.status == mono.status == "optimal"
+    assert band.info["band_slot_bounds"][1] == 0.0
+    assert band.objective == pytest.approx(mono.objective, abs=1e-6)
+    assert band.score == pytest.approx(band.objective, abs=1e-6)
+
+
+def test_band_hands_hard_slots_to_the_monolithic_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When phase 1 proves too few slots (forced here), the monolithic model takes over under the slots'
+    bound, and still proves the enumerated optimum."""
+    import solvers.exact_horizon as eh
+
+    monkeypatch.setattr(eh, "BAND_MIN_PROVEN", 1.5)
+    inst = _instance([2], 101, 0.5, (0.4, 1.0), False, 3)
+    res = solve_horizon_band(inst, time_limit=30.0)
+    assert res.info["band_fallback"] and res.status == "optimal"
+    assert res.objective == pytest.approx(enumerate_episode(inst).value, abs=1e-6)
+    assert res.score == pytest.approx(res.objective, abs=1e-6)
+
+
+def test_band_hands_over_to_the_monolithic_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the hand-over time (forced to 0 here) with the gap open (the slot optima out of reach), the
+    monolithic model takes the time left under the bands' bound and proves the enumerated optimum."""
+    import solvers.exact_horizon as eh
+
+    monkeypatch.setattr(eh, "BAND_HANDOVER_SHARE", 0.0)
+    inst = _instance([3], 111, 0.8, (0.3, 0.8), False, 2)
+    res = solve_horizon_band(inst, time_limit=30.0)
+    assert "band_handover" in res.info and res.status == "optimal"
+    assert res.objective == pytest.approx(enumerate_episode(inst).value, abs=1e-6)
+    assert res.score == pytest.approx(res.objective, abs=1e-6)
+
+
 def test_tiny_fixture_matches_enumeration(tiny) -> None:
     """The hand-checkable fixture (one gateway, two devices, three slots): same optimum as enumeration."""
     truth = enumerate_episode(tiny)
@@ -133,6 +220,8 @@ def test_horizon_bounds_every_policy(counts, seed, warm) -> None:
     inst = generate_instance(counts, seed=seed, slots=4, options=GeneratorOptions(warm_cache=warm))
     res = solve_horizon(inst, time_limit=60.0)
     assert res.status == "optimal", res.info
+    band = solve_horizon_band(inst, time_limit=60.0)
+    assert band.status == "optimal" and band.objective == pytest.approx(res.objective, abs=1e-6)
     for solver in (make_solver("highs"), GreedySolver(), RandomSolver()):
         _, results = solve_episode(solver, inst, time_limit=30.0, seed=seed)
         policy = float(np.mean([r.score for r in results]))
@@ -154,12 +243,13 @@ def test_time_limit_gives_feasible_episode_and_valid_bound() -> None:
     """A too-short limit on a 2x5, 6-slot instance: status time_limit, an episode the evaluator accepts
     whose score is the claim, a bound above it."""
     inst = generate_instance([5, 5], seed=0, slots=6)
-    res = solve_horizon(inst, time_limit=0.3)
-    assert res.status == "time_limit"
-    outcomes = evaluate_episode(inst, res.decisions)
-    assert all(o.feasible for o in outcomes)
-    assert res.score == pytest.approx(res.objective, abs=1e-6)
-    assert res.bound >= res.objective
+    for solve in (solve_horizon, solve_horizon_band):
+        res = solve(inst, time_limit=0.3)
+        assert res.status == "time_limit"
+        outcomes = evaluate_episode(inst, res.decisions)
+        assert all(o.feasible for o in outcomes)
+        assert res.score == pytest.approx(res.objective, abs=1e-6)
+        assert res.bound >= res.objective
 
 
 # ------------------------------------------------------------------------------------- interface and files
@@ -211,6 +301,8 @@ def test_options_are_checked() -> None:
         HorizonSolver(keep="used")
     with pytest.raises(ValueError, match="warm_start"):
         HorizonSolver(warm_start="lucky")
+    with pytest.raises(ValueError, match="method"):
+        HorizonSolver(method="guess")
     inst = generate_instance([2], seed=0, slots=2)
     with pytest.raises(ValueError, match="slots"):
         solve_horizon(inst, 3, time_limit=1.0)

@@ -22,35 +22,17 @@ from __future__ import annotations
 
 import argparse
 import csv
-import ctypes
-import glob
 import os
 import statistics
 import time
 
 import numpy as np
 
+from tadp._blas import set_blas_threads
 from tadp.decoder import FIELDS_PER_TASK, decode_batch
 from tadp.env import TadpBatchEnv, TadpEnv
 from tadp.evaluator import evaluate_batch
 from tadp.generator import generate_instance, parse_size
-
-
-def set_blas_threads(n: int) -> str:
-    """Set numpy's OpenBLAS threads for the calling thread (``openblas_set_num_threads_local``,
-    OpenBLAS 0.3.27+); returns a description of the setting in force."""
-    if n <= 0:
-        return "BLAS threads: library default"
-    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    for path in sorted(glob.glob(os.path.join(libs, "libscipy_openblas*.so*"))):
-        try:
-            fn = ctypes.CDLL(path).openblas_set_num_threads_local
-        except (OSError, AttributeError):
-            continue
-        fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-        fn(n)
-        return f"BLAS threads: {n} (numpy's OpenBLAS, this thread)"
-    return f"BLAS threads: library default (could not set {n}: not numpy's bundled OpenBLAS)"
 
 
 def load_average() -> str:

@@ -77,7 +77,7 @@ def run_inference(args: argparse.Namespace) -> None:
             decisions.append(decision)
     params = sum(p.numel() for p in fp32.actor.parameters())
     print(f"inference {args.size} preset {args.preset} {'int8' if args.int8 else 'fp32'} decoder {args.decoder} "
-          f"(actor {list(cfg.actor_hidden)}, {params / 1e6:.1f} M parameters), torch threads "
+          f"(actor {list(cfg.actor_hidden)}, {params / 1e6:.1f} M parameters), threads (torch, OpenBLAS) "
           f"{torch.get_num_threads()}: median {1e3 * statistics.median(times):.2f} ms per slot, mean "
           f"{1e3 * statistics.mean(times):.2f} ms over {len(times)} slots (observation + actor + decoder)")
     # the memory floor of one fp32 inference: every weight is read once per slot
@@ -87,7 +87,7 @@ def run_inference(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         weights.sum()
         reads.append(time.perf_counter() - started)
-    print(f"  reading {4 * params / 1e6:.0f} MB of fp32 weights once (numpy sum, 1 thread): "
+    print(f"  for reference, one numpy sum over {4 * params / 1e6:.0f} MB of float32 (the fp32 weights): "
           f"min {1e3 * min(reads):.2f} ms, median {1e3 * statistics.median(reads):.2f} ms")
     if args.int8:  # what the int8 weights change, against the float actor on the same observations
         differ, score_diff = 0, []
@@ -300,7 +300,7 @@ def _write_campaign(out: Any, inst: Instance, rows: list[dict[str, Any]], args: 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="torch and OpenBLAS CPU threads (default 1)")
     sub = p.add_subparsers(dest="what", required=True)
     inf = sub.add_parser("inference", help="per-slot inference + decode time")
     inf.add_argument("--size", default="10x35")
@@ -340,7 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--workers", type=int, default=2, help="training processes (default 2)")
     c.add_argument("--out", required=True, help="folder for checkpoints, slots.csv, summary.csv, summary.md")
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    from solvers.learned import set_torch_threads
+
+    set_torch_threads(args.threads)  # torch and numpy's OpenBLAS
     {"inference": run_inference, "train": run_train, "quality": run_quality,
      "campaign": run_campaign}[args.what](args)
     return 0

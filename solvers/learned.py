@@ -62,13 +62,17 @@ def write_curve(path: str | os.PathLike[str], rows: list[dict[str, float]]) -> N
 
 
 def set_torch_threads(threads: int | None) -> None:
-    """Torch's CPU thread count (None: torch's default). One thread by default: the networks are
-    small, and several spinning threads on a busy 2-core machine made a 2x5 training run 12 times
-    slower (4.6 s against 55 s for 20 episodes, measured with another process running)."""
+    """Torch's and numpy's OpenBLAS CPU thread counts (None: the libraries' defaults). One thread by
+    default: the networks are small, and several spinning threads on a busy 2-core machine made a
+    2x5 training run 12 times slower (4.6 s against 55 s for 20 episodes, measured with another
+    process running). OpenBLAS runs single-observation inference (:meth:`Policy.unit`)."""
     if threads is not None:
         import torch
 
+        from tadp._blas import set_blas_threads
+
         torch.set_num_threads(threads)
+        set_blas_threads(threads)
 
 
 def validator(inst: Instance, decoder: str, horizon: int | None, n_traces: int) -> Any:

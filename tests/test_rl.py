@@ -91,6 +91,25 @@ def test_validation_returns_the_best_validated_actor(inst_2x3) -> None:
     assert not all(torch.equal(seen[1][k], seen[2][k]) for k in state)  # it did learn after episode 3
 
 
+def test_single_observation_fast_path_matches_torch() -> None:
+    """One observation on the CPU runs through numpy (sgemv); it equals the torch forward pass up
+    to float32 rounding, and follows the actor's weights when they change."""
+    from solvers.rl.td3 import Actor, Policy
+
+    torch.manual_seed(0)
+    actor = Actor(21, 30, (64, 48))
+    policy = Policy(actor, -np.ones(30), np.ones(30))
+    obs = np.random.default_rng(0).random((4, 21)).astype(np.float32)
+    assert policy._gemv_layers() is not None
+    batched = policy.unit(obs)  # torch
+    for k in range(4):
+        np.testing.assert_allclose(policy.unit(obs[k]), batched[k], atol=1e-6)
+    with torch.no_grad():
+        actor.net[0].weight.mul_(2.0)
+    np.testing.assert_allclose(policy.unit(obs[0]), policy.unit(obs[:1])[0], atol=1e-6)
+    assert policy.int8()._gemv_layers() is None  # quantised actors stay on torch
+
+
 def test_checkpoint_round_trip(inst_2x3, tmp_path) -> None:
     """A saved and loaded checkpoint has the same config, sizes, curve and actions."""
     result = train(preset("default", "td3", seed=1, **SMOKE), TadpEnv(inst_2x3))

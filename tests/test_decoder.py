@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from helpers import decoder_instances, random_cache
 
 import tadp.decoder as dec
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE
@@ -118,40 +119,7 @@ def _reference_decode(inst: Instance, action: np.ndarray, cache: Cache, deadline
     return site
 
 
-def _random_cache(inst: Instance, rng: np.random.Generator) -> Cache:
-    """A valid random start cache: models placed at random while they fit."""
-    cache = Cache.empty(inst.n_devices)
-    free_gw = inst.gateway_cache.copy()
-    free_edge = float(inst.edge_cache)
-    for j, n in rng.permutation([(j, n) for j in range(inst.n_devices) for n in (0, 1)]):
-        s = inst.model_size[j, n]
-        if rng.random() < 0.5 and s <= free_gw[inst.device_gateway[j]]:
-            cache.gateway[j, n] = True
-            free_gw[inst.device_gateway[j]] -= s
-        if rng.random() < 0.5 and s <= free_edge:
-            cache.edge[j, n] = True
-            free_edge -= s
-    return cache
-
-
-def _instances() -> list[Instance]:
-    shuffled = generate_instance([3, 4], seed=5, slots=4)
-    order = np.array([4, 0, 5, 1, 6, 2, 3])  # devices of both gateways interleaved in the file
-    interleaved = dataclasses.replace(
-        shuffled, device_gateway=shuffled.device_gateway[order], device_spectral_eff=shuffled.device_spectral_eff[order],
-        accuracy=shuffled.accuracy[order], workload=shuffled.workload[order], model_size=shuffled.model_size[order],
-    )
-    return [
-        generate_instance([5, 5], seed=0, slots=4),
-        generate_instance([3, 5, 2], seed=1, slots=4),  # uneven gateways
-        generate_instance([4, 4], seed=2, slots=4, options=GeneratorOptions(warm_cache=True)),
-        generate_instance([6, 6], seed=3, slots=4, options=GeneratorOptions(resource_scale=0.2)),  # very scarce
-        generate_instance([2, 2], seed=4, slots=4, options=GeneratorOptions(scenario="paper")),
-        interleaved,
-    ]
-
-
-@pytest.mark.parametrize("inst", _instances(), ids=lambda i: i.name + f"-{i.device_gateway.tolist()}")
+@pytest.mark.parametrize("inst", decoder_instances(), ids=lambda i: i.name + f"-{i.device_gateway.tolist()}")
 def test_random_actions_always_feasible_and_match_the_sequential_rule(inst: Instance) -> None:
     """1,000 random actions (uniform, extreme, with NaN) from random valid caches: the evaluator finds
     every decoded decision feasible, and the sites equal Algorithm 1's one-device-at-a-time loop."""
@@ -161,7 +129,7 @@ def test_random_actions_always_feasible_and_match_the_sequential_rule(inst: Inst
     actions[::7] *= 3.0  # outside [-1, 1]
     actions[::11, ::5] = np.nan
     actions[::13] = np.sign(actions[::13])  # fields at exactly +-1 (weights 0 or 1)
-    caches = [inst.initial_cache] + [_random_cache(inst, rng) for _ in range(19)]
+    caches = [inst.initial_cache] + [random_cache(inst, rng) for _ in range(19)]
     cache_gw = np.stack([caches[k % 20].gateway for k in range(b)])
     cache_edge = np.stack([caches[k % 20].edge for k in range(b)])
     slots = rng.integers(0, inst.n_slots, b)
@@ -315,7 +283,7 @@ def _random_batch(inst: Instance, rng: np.random.Generator, b: int) -> tuple[np.
     actions[::11, ::5] = np.nan
     actions[3::13] = np.sign(actions[3::13])
     actions[5::17, ::3] = rng.choice([np.inf, -np.inf, 0.0, -0.0])
-    caches = [inst.initial_cache] + [_random_cache(inst, rng) for _ in range(7)]
+    caches = [inst.initial_cache] + [random_cache(inst, rng) for _ in range(7)]
     pick = rng.integers(0, len(caches), b)
     cache_gw = np.stack([caches[k].gateway for k in pick])
     cache_edge = np.stack([caches[k].edge for k in pick])
@@ -324,8 +292,8 @@ def _random_batch(inst: Instance, rng: np.random.Generator, b: int) -> tuple[np.
     return actions, cache_gw, cache_edge, deadline
 
 
-def _property_instances() -> list[Instance]:
-    return _instances() + [
+def _propertydecoder_instances() -> list[Instance]:
+    return decoder_instances() + [
         generate_instance([35] * 10, seed=0, slots=4),  # the benchmark's size
         generate_instance([35, 1, 20, 7], seed=3, slots=4, options=GeneratorOptions(resource_scale=0.1)),
         generate_instance([20] * 4, seed=9, slots=4, options=GeneratorOptions(warm_cache=True, resource_scale=0.3)),
@@ -333,7 +301,7 @@ def _property_instances() -> list[Instance]:
     ]
 
 
-@pytest.mark.parametrize("inst", _property_instances(), ids=lambda i: i.name + f"-{i.n_devices}")
+@pytest.mark.parametrize("inst", _propertydecoder_instances(), ids=lambda i: i.name + f"-{i.n_devices}")
 def test_fast_path_equals_the_old_decoder(inst: Instance) -> None:
     """On thousands of random actions and caches, in batches of 1 to 300 (the reference path below
     4 rows, the fast path above), every output of decode_batch is the old decoder's, bit for bit."""
@@ -347,7 +315,7 @@ def test_fast_path_equals_the_old_decoder(inst: Instance) -> None:
 def test_near_tie_fallback_changes_nothing(tol: float) -> None:
     """Whether no row, many rows or every row counts as a near tie (and so goes to the reference
     rounds), the output is the same: both paths decide as the old decoder does."""
-    insts = [generate_instance([35] * 4, seed=1, slots=4), _instances()[1], _instances()[-1]]
+    insts = [generate_instance([35] * 4, seed=1, slots=4), decoder_instances()[1], decoder_instances()[-1]]
     for inst in insts:
         dec._layout(inst).tol, saved = tol, dec._layout(inst).tol
         try:

@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from helpers import decoder_instances, random_cache
 
 from solvers import make_solver
 from solvers.base import solve_episode
@@ -85,40 +86,7 @@ def test_a_task_no_option_fits_is_dropped(four_devices: Instance) -> None:
     assert out.dropped_fetch.all() and not out.dropped_cache.any()
 
 
-def _random_cache(inst: Instance, rng: np.random.Generator) -> Cache:
-    """A valid random start cache: models placed at random while they fit."""
-    cache = Cache.empty(inst.n_devices)
-    free_gw = inst.gateway_cache.copy()
-    free_edge = float(inst.edge_cache)
-    for j, n in rng.permutation([(j, n) for j in range(inst.n_devices) for n in (0, 1)]):
-        s = inst.model_size[j, n]
-        if rng.random() < 0.5 and s <= free_gw[inst.device_gateway[j]]:
-            cache.gateway[j, n] = True
-            free_gw[inst.device_gateway[j]] -= s
-        if rng.random() < 0.5 and s <= free_edge:
-            cache.edge[j, n] = True
-            free_edge -= s
-    return cache
-
-
-def _instances() -> list[Instance]:
-    base = generate_instance([3, 4], seed=5, slots=4)
-    order = np.array([4, 0, 5, 1, 6, 2, 3])  # devices of both gateways interleaved in the file
-    interleaved = dataclasses.replace(
-        base, device_gateway=base.device_gateway[order], device_spectral_eff=base.device_spectral_eff[order],
-        accuracy=base.accuracy[order], workload=base.workload[order], model_size=base.model_size[order],
-    )
-    return [
-        generate_instance([5, 5], seed=0, slots=4),
-        generate_instance([3, 5, 2], seed=1, slots=4),  # uneven gateways
-        generate_instance([4, 4], seed=2, slots=4, options=GeneratorOptions(warm_cache=True)),
-        generate_instance([6, 6], seed=3, slots=4, options=GeneratorOptions(resource_scale=0.2)),  # very scarce
-        generate_instance([2, 2], seed=4, slots=4, options=GeneratorOptions(scenario="paper")),
-        interleaved,
-    ]
-
-
-@pytest.mark.parametrize("inst", _instances(), ids=lambda i: i.name + f"-{i.device_gateway.tolist()}")
+@pytest.mark.parametrize("inst", decoder_instances(), ids=lambda i: i.name + f"-{i.device_gateway.tolist()}")
 def test_random_actions_feasible_and_every_served_task_completes(inst: Instance) -> None:
     """300 random actions (uniform, outside [-1, 1], with NaN, at exactly +-1) from random valid caches,
     some with tight deadlines: every decision is feasible, every task it serves completes, and the
@@ -129,7 +97,7 @@ def test_random_actions_feasible_and_every_served_task_completes(inst: Instance)
     actions[::7] *= 3.0
     actions[::11, ::5] = np.nan
     actions[::13] = np.sign(actions[::13])
-    caches = [inst.initial_cache] + [_random_cache(inst, rng) for _ in range(9)]
+    caches = [inst.initial_cache] + [random_cache(inst, rng) for _ in range(9)]
     cache_gw = np.stack([caches[k % 10].gateway for k in range(b)])
     cache_edge = np.stack([caches[k % 10].edge for k in range(b)])
     slots = rng.integers(0, inst.n_slots, b)

@@ -7,8 +7,17 @@ import dataclasses
 
 import numpy as np
 
+from tadp.decoder import ACTION_FIELDS, FIELDS_PER_TASK
 from tadp.generator import GeneratorOptions, generate_instance
 from tadp.instance import Cache, Instance
+
+
+def action_of(n: int, **fields: float | list[float]) -> np.ndarray:
+    """An action with every field at -1 except those given (one value for all tasks, or a list per task)."""
+    a = np.full((n, FIELDS_PER_TASK), -1.0)
+    for name, value in fields.items():
+        a[:, ACTION_FIELDS.index(name)] = value
+    return a.reshape(-1)
 
 
 def random_cache(inst: Instance, rng: np.random.Generator) -> Cache:

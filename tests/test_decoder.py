@@ -7,24 +7,16 @@ import dataclasses
 
 import numpy as np
 import pytest
-from helpers import decoder_instances, random_cache
+from helpers import action_of, decoder_instances, random_cache
 
 import tadp.decoder as dec
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE
-from tadp.decoder import ACTION_FIELDS, FIELDS_PER_TASK, decode, decode_batch
+from tadp.decoder import FIELDS_PER_TASK, decode, decode_batch
 from tadp.evaluator import DEADLINE_TOL, evaluate_batch, evaluate_slot, fetch_times
 from tadp.generator import GeneratorOptions, generate_instance
 from tadp.instance import Cache, Instance
 
 MB = 8e6  # bits
-
-
-def action_of(n: int, **fields: float | list[float]) -> np.ndarray:
-    """An action with every field at -1 except those given (one value for all tasks, or a list per task)."""
-    a = np.full((n, FIELDS_PER_TASK), -1.0)
-    for name, value in fields.items():
-        a[:, ACTION_FIELDS.index(name)] = value
-    return a.reshape(-1)
 
 
 @pytest.fixture

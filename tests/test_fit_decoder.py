@@ -8,12 +8,12 @@ import dataclasses
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from helpers import decoder_instances, random_cache
+from helpers import action_of, decoder_instances, random_cache
 
 from solvers import make_solver
 from solvers.base import solve_episode
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE
-from tadp.decoder import ACTION_FIELDS, FIELDS_PER_TASK
+from tadp.decoder import FIELDS_PER_TASK
 from tadp.env import TadpBatchEnv, TadpEnv
 from tadp.errors import TadpInputError
 from tadp.evaluator import evaluate_batch, evaluate_slot
@@ -22,14 +22,6 @@ from tadp.generator import GeneratorOptions, generate_instance
 from tadp.instance import Cache, Instance
 
 MB = 8e6  # bits
-
-
-def action_of(n: int, **fields: float | list[float]) -> np.ndarray:
-    """Every field at -1 except those given (one value for all tasks, or a list per task)."""
-    a = np.full((n, FIELDS_PER_TASK), -1.0)
-    for name, value in fields.items():
-        a[:, ACTION_FIELDS.index(name)] = value
-    return a.reshape(-1)
 
 
 def priority(values: list[float]) -> dict[str, list[float]]:

@@ -103,7 +103,7 @@ def train_on_instance(
     horizon: int | None = None,
     threads: int | None = 1,
     decoder: str = "dcpu",
-    validation_traces: int = 5,
+    validation_traces: int = 20,
     **changes: Any,
 ) -> Any:
     """Train TD3 or DDPG on fresh traces of ``inst`` (Algorithm 1), episodes of ``horizon`` slots
@@ -139,7 +139,8 @@ def train_on_instance(
         if bar is not None:
             bar.close()
     result.extra.update({"instance": inst.name, "size": inst.size_label, "n_devices": inst.n_devices,
-                         "preset": preset_name, "decoder": decoder})
+                         "preset": preset_name, "decoder": decoder,
+                         "validation_traces": validation_traces if cfg.validate_every > 0 else 0})
     return result
 
 

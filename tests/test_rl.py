@@ -40,7 +40,7 @@ def test_presets_follow_table_iv() -> None:
     DDPG has one critic, no target smoothing and no policy delay."""
     paper = preset("paper")
     assert paper.actor_hidden == (1800, 2400, 3000) and paper.critic_hidden == (4800, 3500, 1500, 500)
-    assert paper.validate_every == 0 and preset("default").validate_every == 10  # the paper returns the last actor
+    assert paper.validate_every == 0 and preset("default").validate_every == 5  # the paper returns the last actor
     assert preset("paper", "ddpg").critic_hidden == (2000, 1500, 500)
     for cfg in (paper, preset("default")):
         assert (cfg.episodes, cfg.buffer_size, cfg.batch_size, cfg.gamma, cfg.tau) == (300, 10_000, 64, 0.95, 0.01)

@@ -190,18 +190,12 @@ def plan_flags(hs: HorizonSlot, plan: SlotPlan, n_devices: int) -> tuple[np.ndar
     during the slot is ``u OR touch`` (C6, [D6])."""
     need = np.zeros((2, n_devices, 2), bool)
     touch = np.zeros((2, n_devices, 2), bool)
-    s = hs.serve
-    for o in plan.serve:
-        j, n = int(s.task[o]), int(s.level[o])
-        touch[node_of_site(int(s.site[o])), j, n] = True
-        if hs.gate[o] != GATE_NONE:
-            need[hs.gate[o], j, n] = True
-    p = hs.place
-    for o in plan.place:
-        j, n = int(p.task[o]), int(p.level[o])
-        touch[node_of_site(int(p.site[o])), j, n] = True
-        if p.gate[o] != GATE_NONE:
-            need[p.gate[o], j, n] = True
+    for opts, chosen, gate in ((hs.serve, plan.serve, hs.gate), (hs.place, plan.place, hs.place.gate)):
+        for o in chosen:
+            j, n = int(opts.task[o]), int(opts.level[o])
+            touch[node_of_site(int(opts.site[o])), j, n] = True
+            if gate[o] != GATE_NONE:
+                need[gate[o], j, n] = True
     return need, touch
 
 

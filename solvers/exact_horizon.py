@@ -53,7 +53,7 @@ from solvers.enumerate import (
     schedule_decision,
 )
 from solvers.exact_data import trivial_bound
-from solvers.exact_pyomo import _HighsBackend
+from solvers.exact_pyomo import HighsBackend
 from solvers.horizon_data import (
     GATE_NONE,
     NODE_EDGE,
@@ -543,7 +543,7 @@ def _decisions(data: HorizonData, inc: _Incumbent) -> list[Decision]:
     return out
 
 
-class _HorizonBackend(_HighsBackend):
+class _HorizonBackend(HighsBackend):
     """The slot solver's HiGHS back end (persistent, incumbent callback, MIP start), relaxing every binary
     of the horizon model for the LP rounds, not just ``choose``."""
 
@@ -562,7 +562,7 @@ def _choice_vector(model: Any, values: Any) -> np.ndarray:
 
 
 # ============================================================================ solving
-def tighten_horizon(model: Any, backend: _HighsBackend, deadline: float, *, rounds: int = ROOT_ROUNDS
+def tighten_horizon(model: Any, backend: HighsBackend, deadline: float, *, rounds: int = ROOT_ROUNDS
                     ) -> tuple[int, float | None, np.ndarray | None]:
     """Rounds of: solve the LP relaxation, add in every step the resource cut that separates the step's
     fractional point (if it lies outside the step's convex relaxation). Returns (rounds, last LP bound,

@@ -302,7 +302,7 @@ def export_model(inst: Instance, slot: int, path: str | Path, fmt: str, *, formu
         raise TadpInputError("argument", "--slot", f"must lie in 0..{inst.n_slots - 1}, got {slot}")
     model = build_model(inst, slot, inst.initial_cache, formulation=formulation)
     if tighten and model.slot_options.n_options:
-        tighten_relaxation(model, _HighsBackend(model, None, 0), math.inf)
+        tighten_relaxation(model, HighsBackend(model, None, 0), math.inf)
     model.write(str(path), format=EXPORT_FORMATS[fmt], io_options={"symbolic_solver_labels": True})
 
 
@@ -341,7 +341,7 @@ class _Backend:
         raise NotImplementedError
 
 
-class _HighsBackend(_Backend):
+class HighsBackend(_Backend):
     """HiGHS through Pyomo's persistent interface: cuts are added to the solver's model in place.
 
     Two things Pyomo does not expose are reached on the underlying ``highspy.Highs`` object, and
@@ -563,7 +563,7 @@ def solve_slot(
         return Decision.drop_all(opts.n_tasks), "time_limit", 0.0, bound, info
 
     model = build_model(inst, slot, cache, options=opts, formulation=formulation)
-    backend: _Backend = (_HighsBackend(model, threads, seed) if mip_solver == "highs"
+    backend: _Backend = (HighsBackend(model, threads, seed) if mip_solver == "highs"
                          else _PyomoBackend(model, threads, seed, mip_solver))
     info["build_s"] = time.perf_counter() - started
 

@@ -34,7 +34,7 @@ from tadp.decision import SITE_NONE, Decision
 from tadp.errors import TadpInputError
 from tadp.evaluator import evaluate_batch
 from tadp.instance import Cache, Instance
-from tadp.sizing import OPTIONS, Pools, fill_pools, option_demands
+from tadp.sizing import OPTIONS, decision_of_choice, option_demands, pool_room
 
 #: (band price, compute price) settings tried; the BS band is priced like the gateway band.
 DEFAULT_PRICES = ((1.0, 1.0), (1.0, 3.0), (3.0, 1.0))
@@ -43,15 +43,11 @@ DEFAULT_PRICES = ((1.0, 1.0), (1.0, 3.0), (3.0, 1.0))
 def plan(inst: Instance, data: np.ndarray, deadline: np.ndarray, noisy: np.ndarray, cache: Cache,
          band_price: float = 1.0, compute_price: float = 1.0) -> Decision:
     """The greedy decision (keep flags all False) for tasks (N,) from ``cache``, at the given pool prices."""
-    pools = Pools(inst.n_gateways)
     n = inst.n_devices
     demand, shares, possible = option_demands(inst, data, deadline, cache, band_price, compute_price)
     accuracy = inst.accuracy[np.arange(n), np.asarray(noisy, int)]  # (N, level)
     value = accuracy[:, [level for _, level in OPTIONS]]  # (N, 4)
-    gateway_load, edge_load = inst.cache_load(cache.gateway, cache.edge)
-    room = np.ones(pools.size)
-    room[pools.cache] = inst.gateway_cache - gateway_load
-    room[pools.edge_cache] = inst.edge_cache - edge_load
+    room = pool_room(inst, cache)
     scale = room.copy()  # normalises demands into fractions of each pool
     scale[scale <= 0] = 1.0
     demand_frac = demand / scale
@@ -87,17 +83,7 @@ def plan(inst: Instance, data: np.ndarray, deadline: np.ndarray, noisy: np.ndarr
         room -= extra[s, k]
 
     # --- the decision: chosen shares, each pool scaled up to fill it ---
-    decision = Decision.drop_all(n)
-    chosen = choice >= 0
-    idx = np.flatnonzero(chosen)
-    sites = np.array([site for site, _ in OPTIONS])
-    levels = np.array([level for _, level in OPTIONS])
-    decision.site[idx] = sites[choice[idx]]
-    decision.level[idx] = levels[choice[idx]]
-    picked = shares[idx, choice[idx]]  # (S, 3)
-    decision.uplink_share[idx], decision.bs_share[idx], decision.compute_share[idx] = picked.T
-    fill_pools(inst, decision)
-    return decision
+    return decision_of_choice(inst, choice, shares)
 
 
 class GreedySolver(Solver):

@@ -40,7 +40,7 @@ import numpy as np
 from tadp.decision import SITE_NONE, Decision
 from tadp.decoder import FIELDS_PER_TASK, DecodedBatch
 from tadp.instance import Cache, Instance
-from tadp.sizing import OPTIONS, Pools, fill_pools, option_demands
+from tadp.sizing import Pools, decision_of_choice, option_demands, pool_room
 
 #: Option index (tadp.sizing.OPTIONS) of (gateway?, heavy?).
 _OPTION = {(True, False): 0, (True, True): 1, (False, False): 2, (False, True): 3}
@@ -81,11 +81,7 @@ def _decode(inst: Instance, action: np.ndarray, cache: Cache, data: np.ndarray,
 
     pools = Pools(inst.n_gateways)
     demand, shares, possible = option_demands(inst, data, deadline, cache, 1.0, 1.0)
-    gateway_load, edge_load = inst.cache_load(cache.gateway, cache.edge)
-    room = np.ones(pools.size)
-    room[pools.cache] = inst.gateway_cache - gateway_load
-    room[pools.edge_cache] = inst.edge_cache - edge_load
-    room_list = room.tolist()
+    room_list = pool_room(inst, cache).tolist()
     # the pools each (task, option) draws on, as Python lists (the admission loop is scalar)
     gw = inst.device_gateway
     touched = np.empty((n, 4, 3), int)
@@ -119,16 +115,7 @@ def _decode(inst: Instance, action: np.ndarray, cache: Cache, data: np.ndarray,
             choice[j] = k
             break
 
-    decision = Decision.drop_all(n)
-    chosen = np.asarray(choice)
-    idx = np.flatnonzero(chosen >= 0)
-    sites = np.array([site for site, _ in OPTIONS], dtype=decision.site.dtype)
-    levels = np.array([level for _, level in OPTIONS], dtype=decision.level.dtype)
-    decision.site[idx] = sites[chosen[idx]]
-    decision.level[idx] = levels[chosen[idx]]
-    picked = shares[idx, chosen[idx]]  # (S, 3): uplink, bs, compute
-    decision.uplink_share[idx], decision.bs_share[idx], decision.compute_share[idx] = picked.T
-    fill_pools(inst, decision)
+    decision = decision_of_choice(inst, np.asarray(choice), shares)
     decision.keep_gateway = fields[:, 6:8] >= 0
     decision.keep_edge = fields[:, 8:10] >= 0
     return decision, possible.any(axis=1)

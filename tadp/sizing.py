@@ -94,6 +94,33 @@ def option_demands(
     return demand, shares, possible
 
 
+def pool_room(inst: Instance, cache: Cache) -> np.ndarray:
+    """Room left in every pool (:class:`Pools` order) at the start of a slot: shares 1 each, cache
+    room = capacity less the start cache's models (Step 1 of Algorithm 1)."""
+    pools = Pools(inst.n_gateways)
+    gateway_load, edge_load = inst.cache_load(cache.gateway, cache.edge)
+    room = np.ones(pools.size)
+    room[pools.cache] = inst.gateway_cache - gateway_load
+    room[pools.edge_cache] = inst.edge_cache - edge_load
+    return room
+
+
+def decision_of_choice(inst: Instance, choice: np.ndarray, shares: np.ndarray) -> Decision:
+    """The decision serving task j with option ``choice[j]`` (an :data:`OPTIONS` index; -1 drops it) at
+    its sized ``shares`` (N, 4, 3), each pool then scaled up to fill it; keep flags all False."""
+    decision = Decision.drop_all(inst.n_devices)
+    choice = np.asarray(choice)
+    idx = np.flatnonzero(choice >= 0)
+    sites = np.array([site for site, _ in OPTIONS], dtype=decision.site.dtype)
+    levels = np.array([level for _, level in OPTIONS], dtype=decision.level.dtype)
+    decision.site[idx] = sites[choice[idx]]
+    decision.level[idx] = levels[choice[idx]]
+    picked = shares[idx, choice[idx]]  # (S, 3): uplink, bs, compute
+    decision.uplink_share[idx], decision.bs_share[idx], decision.compute_share[idx] = picked.T
+    fill_pools(inst, decision)
+    return decision
+
+
 def fill_pools(inst: Instance, decision: Decision) -> None:
     """Scale each pool's shares so that they sum to 1 (a task's delay only shrinks)."""
     m = inst.gateway_membership

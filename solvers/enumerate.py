@@ -21,7 +21,7 @@ Phi is concave; a log-barrier Newton method on the price simplex drives both num
 (at a barrier centre the gap is at most mu times the number of pools), to about 1e-12. The same
 certificate feeds the solvers: tangent cuts at t(lambda) cut off an infeasible assignment (its
 linearised loads, weighted by lambda, still sum to Phi > 1), and a feasible one gets its shares
-from t(lambda), every time budget shrunk by :data:`TIME_MARGIN` (spec section 5).
+from t(lambda), every time budget shrunk by :data:`tadp.physics.SCHEDULE_MARGIN` (spec section 5).
 
 :func:`enumerate_optimum` is the independent check of the exact solvers on tiny slots: a
 depth-first walk over every option (incl. none) of every task, each assignment judged by the cache
@@ -39,10 +39,8 @@ import numpy as np
 from solvers.exact_data import COMPUTE, HOP, UPLOAD, SlotOptions, slot_options
 from tadp.decision import Decision
 from tadp.instance import Cache, Instance
+from tadp.physics import SCHEDULE_MARGIN
 
-#: Every time budget of a returned decision is shrunk by this relative margin, so that deadlines
-#: hold with room to spare; shares are work / time, so pool loads grow by 1 / (1 - TIME_MARGIN).
-TIME_MARGIN = 1e-9
 #: ``Phi(lambda) > 1 + INFEASIBLE_TOL`` proves infeasibility (room for rounding in Phi).
 INFEASIBLE_TOL = 1e-12
 #: Target gap between the two certificates when :func:`min_max_load` runs to the end.
@@ -65,9 +63,9 @@ class LoadCertificate:
 
     @property
     def verdict(self) -> str:
-        """``feasible`` (the schedule fits with :data:`TIME_MARGIN`), ``infeasible`` (proof) or
+        """``feasible`` (the schedule fits with :data:`SCHEDULE_MARGIN`), ``infeasible`` (proof) or
         ``uncertain`` (rho* within about 1e-9 of 1: a knife edge neither side certifies)."""
-        if self.upper <= 1.0 - TIME_MARGIN:
+        if self.upper <= 1.0 - SCHEDULE_MARGIN:
             return FEASIBLE
         if self.lower > 1.0 + INFEASIBLE_TOL:
             return INFEASIBLE
@@ -256,11 +254,11 @@ def _merge(a: LoadCertificate, b: LoadCertificate) -> LoadCertificate:
 
 
 def schedule_decision(opts: SlotOptions, cert: LoadCertificate) -> Decision:
-    """The decision serving the certified-feasible assignment: times shrunk by TIME_MARGIN, shares
+    """The decision serving the certified-feasible assignment: times shrunk by SCHEDULE_MARGIN, shares
     work / time. Raises ValueError if a pool's share sum would exceed 1 (not certified feasible)."""
     if cert.verdict != FEASIBLE:
         raise ValueError(f"assignment not certified feasible (rho* in [{cert.lower:.12g}, {cert.upper:.12g}])")
-    return opts.decision(cert.chosen, cert.times * (1.0 - TIME_MARGIN))
+    return opts.decision(cert.chosen, cert.times * (1.0 - SCHEDULE_MARGIN))
 
 
 @dataclass

@@ -17,8 +17,9 @@ A choice of options with time budgets (t_upload, t_hop, t_compute) meets the dea
 iff ``t_upload + t_hop + t_compute <= Tmax`` and ``F + t_compute <= Tmax``: the two linear-in-time
 constraints that ``max(arrival, F) + compute <= Tmax`` splits into.
 
-Pools are numbered 0..P-1 with P = 2G + 2 (see :func:`band_pool` etc.); cache pools are the G
-gateway caches then the edge cache. Options that can never complete are left out (see
+Pools are numbered as everywhere (:class:`tadp.physics.Pools`): the P = 2G + 2 share pools first;
+an option's cache is named by its cache node 0..G (the G gateway caches, then the edge cache). Every
+time comes from :mod:`tadp.physics`. Options that can never complete are left out (see
 :func:`slot_options`), which is exact: an optimum never serves a task it does not complete (spec 6).
 """
 
@@ -30,29 +31,10 @@ import numpy as np
 
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, Decision
 from tadp.instance import Cache, Instance
+from tadp.physics import Pools, completion_delay, compute_seconds, fetch_times, hop_seconds, share_for, upload_seconds
 
 #: Leg columns of :attr:`SlotOptions.work` and :attr:`SlotOptions.pool`.
 UPLOAD, HOP, COMPUTE = 0, 1, 2
-
-
-def band_pool(gateway: int) -> int:
-    """Pool index of gateway g's uplink band B_g (C4)."""
-    return gateway
-
-
-def gateway_compute_pool(gateway: int, n_gateways: int) -> int:
-    """Pool index of gateway g's compute C_l (C5)."""
-    return n_gateways + gateway
-
-
-def bs_pool(n_gateways: int) -> int:
-    """Pool index of the BS band B_e (C4)."""
-    return 2 * n_gateways
-
-
-def edge_compute_pool(n_gateways: int) -> int:
-    """Pool index of the edge compute C_e (C5)."""
-    return 2 * n_gateways + 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,7 +53,7 @@ class SlotOptions:
     pool: np.ndarray  # (M, 3) pool index per leg, -1 where the option has no such leg
     places: np.ndarray  # (M,) bool: choosing the option places its model at the site (C6)
     model_bits: np.ndarray  # (M,) model size S, bits
-    cache_pool: np.ndarray  # (M,) 0..G-1 the gateway's cache, G the edge cache
+    cache_pool: np.ndarray  # (M,) cache node: 0..G-1 the gateway's cache, G the edge cache (Pools.cache_node)
     cache_free: np.ndarray  # (G + 1,) bits free at the slot start (capacity minus resident models)
     dropped: dict[str, int]  # how many (task, site, level) pairs were left out, by reason
 
@@ -80,7 +62,12 @@ class SlotOptions:
         return int(self.task.shape[0])
 
     @property
+    def pools(self) -> Pools:
+        return Pools(self.n_gateways)
+
+    @property
     def n_pools(self) -> int:
+        """Share pools (C4, C5): :attr:`tadp.physics.Pools.n_share`."""
         return 2 * self.n_gateways + 2
 
     def options_of(self, j: int) -> np.ndarray:
@@ -126,8 +113,7 @@ class SlotOptions:
         j = self.task[chosen]
         if len(np.unique(j)) != len(j):
             raise ValueError("two options of the same task chosen")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            shares = np.where(self.pool[chosen] >= 0, self.work[chosen] / times, 0.0)
+        shares = np.where(self.pool[chosen] >= 0, share_for(self.work[chosen], times), 0.0)
         d.site[j] = self.site[chosen]
         d.level[j] = self.level[chosen]
         d.uplink_share[j] = shares[:, UPLOAD]
@@ -150,12 +136,13 @@ def slot_options(inst: Instance, slot: int, cache: Cache) -> SlotOptions:
     if overflow:
         raise ValueError("start cache overflows: " + "; ".join(overflow))
     n, g_count = inst.n_devices, inst.n_gateways
+    pools = Pools(g_count)
     gw = inst.device_gateway
     data, deadline, noisy = inst.data[slot], inst.deadline[slot], inst.noisy[slot]
-    upload_work = data / (inst.gateway_band[gw] * inst.device_spectral_eff)
-    hop_work = data / (inst.edge_band * inst.gateway_spectral_eff[gw])
-    hop_fetch = inst.model_size / inst.edge_to_gateway_rate  # S / R_e, ECaS -> gateway
-    cloud_fetch = inst.model_size / inst.cloud_to_edge_rate  # S / R_c, cloud -> ECaS
+    upload_work = upload_seconds(inst, data)
+    hop_work = hop_seconds(inst, data)
+    gateway_fetch, edge_fetch = fetch_times(inst, cache.gateway, cache.edge)
+    compute_at_gateway, compute_at_edge = compute_seconds(inst)
     gw_load, edge_load = inst.cache_load(cache.gateway, cache.edge)
     cache_free = np.append(inst.gateway_cache - gw_load, inst.edge_cache - edge_load)
 
@@ -168,35 +155,31 @@ def slot_options(inst: Instance, slot: int, cache: Cache) -> SlotOptions:
                 size = float(inst.model_size[j, level])
                 if site == SITE_GATEWAY:
                     resident = bool(cache.gateway[j, level])
-                    if resident:
-                        fetch = 0.0
-                    elif cache.edge[j, level]:
-                        fetch = float(hop_fetch[j, level])
-                    else:
-                        fetch = float(cloud_fetch[j, level] + hop_fetch[j, level])
+                    fetch = float(gateway_fetch[j, level])
                     hop = 0.0
-                    compute = float(inst.workload[j, level] / inst.gateway_compute[g])
-                    pools = (band_pool(g), -1, gateway_compute_pool(g, g_count))
+                    compute = float(compute_at_gateway[j, level])
+                    legs = (int(pools.band[g]), -1, int(pools.compute[g]))
                     cache_pool = g
                 else:
                     resident = bool(cache.edge[j, level])
-                    fetch = 0.0 if resident else float(cloud_fetch[j, level])
+                    fetch = float(edge_fetch[j, level])
                     hop = float(hop_work[j])
-                    compute = float(inst.workload[j, level] / inst.edge_compute)
-                    pools = (band_pool(g), bs_pool(g_count), edge_compute_pool(g_count))
-                    cache_pool = g_count
+                    compute = float(compute_at_edge[j, level])
+                    legs = (int(pools.band[g]), pools.bs, pools.edge_compute)
+                    cache_pool = pools.edge_node
+                # planners plan against Tmax itself (tadp.physics: DEADLINE_TOL only absorbs rounding)
                 t_max = float(deadline[j])
                 if fetch > t_max:
                     dropped["fetch_after_deadline"] += 1
                     continue
-                if max(upload_work[j] + hop, fetch) + compute > t_max:
+                if completion_delay(upload_work[j] + hop, fetch, compute) > t_max:
                     dropped["too_slow_alone"] += 1
                     continue
                 if not resident and size > cache_free[cache_pool]:
                     dropped["model_does_not_fit"] += 1
                     continue
                 rows.append((j, site, level, float(inst.accuracy[j, noisy[j], level]), t_max, fetch,
-                             (float(upload_work[j]), hop, compute), pools, not resident, size, cache_pool))
+                             (float(upload_work[j]), hop, compute), legs, not resident, size, cache_pool))
 
     m = len(rows)
     col = list(zip(*rows, strict=True)) if rows else [()] * 11

@@ -70,7 +70,8 @@ from solvers.horizon_data import (
 from tadp.decision import Decision
 from tadp.errors import TadpInputError
 from tadp.evaluator import CLAIM_TOL, evaluate_episode
-from tadp.instance import CACHE_TOLERANCE, Cache, Instance
+from tadp.instance import Cache, Instance
+from tadp.physics import CACHE_TOL, Pools, fits_capacity
 from tadp.solution import SlotEntry, Solution
 
 #: Kinds of a flat option of the horizon model.
@@ -198,12 +199,12 @@ def build_horizon_model(data: HorizonData, *, free_start: bool = False) -> Any:
     the problem (used by :func:`solvers.horizon_scale.block_bound` for blocks after the first)."""
     inst = data.inst
     n, g_count, horizon = inst.n_devices, inst.n_gateways, data.n_steps
+    pools = Pools(g_count)
     capacity = np.append(inst.gateway_cache, inst.edge_cache)
     sizes = inst.model_size
     # model flags that fit their node's cache (no other can ever be resident)
     models = [int(data.flag(node, j, lv)) for node in (NODE_GATEWAY, NODE_EDGE) for j in range(n) for lv in (0, 1)
-              if sizes[j, lv] <= capacity[inst.device_gateway[j] if node == NODE_GATEWAY else g_count]
-              * (1 + CACHE_TOLERANCE)]
+              if fits_capacity(sizes[j, lv], capacity[inst.device_gateway[j] if node == NODE_GATEWAY else g_count])]
     start_flags = np.concatenate([data.start.gateway.reshape(-1), data.start.edge.reshape(-1)])
 
     m = pyo.ConcreteModel(name=f"{inst.name} slots {data.first_slot}..{data.first_slot + horizon - 1} (horizon)")
@@ -297,7 +298,7 @@ def build_horizon_model(data: HorizonData, *, free_start: bool = False) -> Any:
         if not fs:
             return pyo.Constraint.Skip
         coefs = [float(sizes[(f // 2) % n, f % 2] / capacity[node_pool]) for f in fs]
-        return _linear(coefs, [m.resident[s, f] for f in fs]) <= 1.0 + CACHE_TOLERANCE
+        return _linear(coefs, [m.resident[s, f] for f in fs]) <= 1.0 + CACHE_TOL
 
     m.gateway_cache = pyo.Constraint(m.steps, m.gateways, rule=lambda _, s, i: cache_rule(s, i),
                                      doc="C6 [D6]: models resident at gateway i during step s within S_l_i")
@@ -314,13 +315,13 @@ def build_horizon_model(data: HorizonData, *, free_start: bool = False) -> Any:
         expr = _cut_expression(m, s, prices)
         return pyo.Constraint.Skip if expr is None else expr <= 1
 
-    m.uplink_band = pyo.Constraint(m.steps, m.gateways, rule=lambda _, s, i: single_pool(s, i),
+    m.uplink_band = pyo.Constraint(m.steps, m.gateways, rule=lambda _, s, i: single_pool(s, int(pools.band[i])),
                                    doc="C4 [D4] with C1: gateway i's band B_i in step s, each task at its longest upload")
-    m.bs_band = pyo.Constraint(m.steps, rule=lambda _, s: single_pool(s, 2 * g_count),
+    m.bs_band = pyo.Constraint(m.steps, rule=lambda _, s: single_pool(s, pools.bs),
                                doc="C4 with C1: the BS band B_e in step s, each edge task at its longest hop")
-    m.gateway_compute = pyo.Constraint(m.steps, m.gateways, rule=lambda _, s, i: single_pool(s, g_count + i),
+    m.gateway_compute = pyo.Constraint(m.steps, m.gateways, rule=lambda _, s, i: single_pool(s, int(pools.compute[i])),
                                        doc="C5 with C1: gateway i's compute C_l in step s, each task at its longest compute")
-    m.edge_compute = pyo.Constraint(m.steps, rule=lambda _, s: single_pool(s, 2 * g_count + 1),
+    m.edge_compute = pyo.Constraint(m.steps, rule=lambda _, s: single_pool(s, pools.edge_compute),
                                     doc="C5 with C1: the ECoS compute C_e in step s, each task at its longest compute")
     m.resource_cuts = pyo.ConstraintList(
         doc="C1 + C4 + C5 of one step: sum_o c_o(lambda) choose[o] <= 1 over its serve options, for price vectors "

@@ -50,16 +50,7 @@ from solvers.enumerate import (
     option_costs,
     schedule_decision,
 )
-from solvers.exact_data import (
-    COMPUTE,
-    SlotOptions,
-    band_pool,
-    bs_pool,
-    edge_compute_pool,
-    gateway_compute_pool,
-    slot_options,
-    trivial_bound,
-)
+from solvers.exact_data import COMPUTE, SlotOptions, slot_options, trivial_bound
 from tadp.decision import Decision
 from tadp.errors import TadpInputError
 from tadp.instance import Cache, Instance
@@ -175,7 +166,7 @@ def _add_projected(m: Any, opts: SlotOptions) -> None:
     meeting C1 has ``sum_p lambda_p * load_p >= sum_o c_o(lambda) choose[o]``, so C4-C5 imply the
     resource cut ``sum_o c_o(lambda) choose[o] <= 1``; all of them together are exactly C1 + C4 + C5
     for integer choices (strong duality), and their LP relaxation is the perspective relaxation."""
-    g_count = opts.n_gateways
+    pools = opts.pools
     m.cut_prices = []
 
     def single_pool(pool: int) -> Any:
@@ -184,13 +175,13 @@ def _add_projected(m: Any, opts: SlotOptions) -> None:
         expr = _cut_expression(m, opts, prices)
         return pyo.Constraint.Skip if expr is None else expr <= 1
 
-    m.uplink_band = pyo.Constraint(m.gateways, rule=lambda _, i: single_pool(band_pool(i)),
+    m.uplink_band = pyo.Constraint(m.gateways, rule=lambda _, i: single_pool(int(pools.band[i])),
                                    doc="C4 [D4] with C1: gateway i's band B_i, each task at its longest upload")
-    m.bs_band = pyo.Constraint(rule=lambda _: single_pool(bs_pool(g_count)),
+    m.bs_band = pyo.Constraint(rule=lambda _: single_pool(pools.bs),
                                doc="C4 with C1: the BS band B_e, each edge task at its longest hop")
-    m.gateway_compute = pyo.Constraint(m.gateways, rule=lambda _, i: single_pool(gateway_compute_pool(i, g_count)),
+    m.gateway_compute = pyo.Constraint(m.gateways, rule=lambda _, i: single_pool(int(pools.compute[i])),
                                        doc="C5 with C1: gateway i's compute C_l, each task at its longest compute")
-    m.edge_compute = pyo.Constraint(rule=lambda _: single_pool(edge_compute_pool(g_count)),
+    m.edge_compute = pyo.Constraint(rule=lambda _: single_pool(pools.edge_compute),
                                     doc="C5 with C1: the ECoS compute C_e, each task at its longest compute")
     m.resource_cuts = pyo.ConstraintList(
         doc="C1 + C4 + C5 jointly: sum_o c_o(lambda) choose[o] <= 1 for price vectors lambda on the pools, "
@@ -219,7 +210,7 @@ def add_resource_cut(model: Any, prices: np.ndarray) -> list[Any]:
 
 def _add_extended(m: Any, opts: SlotOptions) -> None:
     """C1, C4, C5 with a time budget and a share per leg; the delay law as perspective tangent planes."""
-    g_count = opts.n_gateways
+    pools = opts.pools
     t_hi = opts.leg_time_bounds()
     legs = [(o, k) for o in range(opts.n_options) for k in range(3) if opts.pool[o, k] >= 0]
     m.legs = pyo.Set(initialize=legs, dimen=2, ordered=True,
@@ -251,12 +242,12 @@ def _add_extended(m: Any, opts: SlotOptions) -> None:
         terms = [m.share[o, k] for (o, k) in legs if opts.pool[o, k] == pool]
         return (sum(terms) <= 1) if terms else pyo.Constraint.Skip
 
-    m.uplink_band = pyo.Constraint(m.gateways, rule=lambda _, i: pool_sum(band_pool(i)),
+    m.uplink_band = pyo.Constraint(m.gateways, rule=lambda _, i: pool_sum(int(pools.band[i])),
                                    doc="C4 [D4]: uplink shares of gateway i's band B_i, every served task")
-    m.bs_band = pyo.Constraint(rule=lambda _: pool_sum(bs_pool(g_count)), doc="C4: shares of the BS band B_e, edge tasks")
-    m.gateway_compute = pyo.Constraint(m.gateways, rule=lambda _, i: pool_sum(gateway_compute_pool(i, g_count)),
+    m.bs_band = pyo.Constraint(rule=lambda _: pool_sum(pools.bs), doc="C4: shares of the BS band B_e, edge tasks")
+    m.gateway_compute = pyo.Constraint(m.gateways, rule=lambda _, i: pool_sum(int(pools.compute[i])),
                                        doc="C5: compute shares of gateway i's C_l, gateway-site tasks")
-    m.edge_compute = pyo.Constraint(rule=lambda _: pool_sum(edge_compute_pool(g_count)),
+    m.edge_compute = pyo.Constraint(rule=lambda _: pool_sum(pools.edge_compute),
                                     doc="C5: compute shares of the ECoS C_e, edge-site tasks")
 
     # ---------------------------------------------------------------- initial tangent cuts

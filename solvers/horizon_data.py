@@ -26,7 +26,7 @@ Two kinds of options per slot:
 - *place-only* options (:class:`PlaceOnly`): serve the task with zero shares, so that it is late and
   earns nothing but places its model (the evaluator places a missing model iff its fetch ends within the
   deadline, even for a late task, [D6]). They draw on no pool. One per (task, site, level) whose fetch
-  fits the deadline (the evaluator's rule, ``F <= Tmax + 1e-9``), ungated when the cold fetch fits,
+  fits the deadline (the evaluator's rule, :func:`tadp.physics.within_deadline`), ungated when the cold fetch fits,
   else (gateway only) gated on the ECaS copy.
 
 A *plan* is the discrete part of an episode: per slot, the served options and the place-only ones. Its
@@ -44,8 +44,8 @@ import numpy as np
 
 from solvers.exact_data import SlotOptions, slot_options
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, Decision
-from tadp.evaluator import DEADLINE_TOL, fetch_times
-from tadp.instance import CACHE_TOLERANCE, Cache, Instance
+from tadp.instance import Cache, Instance
+from tadp.physics import completion_delay, fetch_times, fits_capacity, within_deadline
 
 #: Gate of an option: the start-of-slot residency flag of its model (j, level) it needs.
 GATE_NONE, GATE_GATEWAY, GATE_EDGE = -1, 0, 1
@@ -123,10 +123,10 @@ def horizon_slot(inst: Instance, slot: int) -> HorizonSlot:
             w = t.work[o]
             if t.fetch[o] > t_max:
                 dropped["fetch_after_deadline"] += 1
-            elif max(w[0] + w[1], t.fetch[o]) + w[2] > t_max:
+            elif completion_delay(w[0] + w[1], t.fetch[o], w[2]) > t_max:
                 dropped["too_slow_alone"] += 1
-            elif t.model_bits[o] > capacity[t.cache_pool[o]] * (1 + CACHE_TOLERANCE) or (
-                    gate == GATE_EDGE and t.model_bits[o] > inst.edge_cache * (1 + CACHE_TOLERANCE)):
+            elif not fits_capacity(t.model_bits[o], capacity[t.cache_pool[o]]) or (
+                    gate == GATE_EDGE and not fits_capacity(t.model_bits[o], inst.edge_cache)):
                 dropped["model_does_not_fit"] += 1  # at its site, or (fed from the ECaS) in the ECaS
             else:
                 rows.append((keys.index(key), int(o)))
@@ -150,18 +150,17 @@ def horizon_slot(inst: Instance, slot: int) -> HorizonSlot:
     # place-only options: the evaluator's own fetch arithmetic and deadline tolerance
     gw_cold, edge_cold = fetch_times(inst, zeros, zeros)
     gw_from_edge = fetch_times(inst, zeros, ones)[0]
-    limit = deadline + DEADLINE_TOL
     place: list[tuple[int, int, int, int, float]] = []
     gw_of = inst.device_gateway
     for j in range(n):
         for level in (0, 1):
             size = inst.model_size[j, level]
-            if size <= inst.gateway_cache[gw_of[j]] * (1 + CACHE_TOLERANCE):
-                if gw_cold[j, level] <= limit[j]:
+            if fits_capacity(size, inst.gateway_cache[gw_of[j]]):
+                if within_deadline(gw_cold[j, level], deadline[j]):
                     place.append((j, SITE_GATEWAY, level, GATE_NONE, float(gw_cold[j, level])))
-                elif gw_from_edge[j, level] <= limit[j] and size <= inst.edge_cache * (1 + CACHE_TOLERANCE):
+                elif within_deadline(gw_from_edge[j, level], deadline[j]) and fits_capacity(size, inst.edge_cache):
                     place.append((j, SITE_GATEWAY, level, GATE_EDGE, float(gw_from_edge[j, level])))
-            if size <= inst.edge_cache * (1 + CACHE_TOLERANCE) and edge_cold[j, level] <= limit[j]:
+            if fits_capacity(size, inst.edge_cache) and within_deadline(edge_cold[j, level], deadline[j]):
                 place.append((j, SITE_EDGE, level, GATE_NONE, float(edge_cold[j, level])))
     cols = list(zip(*place, strict=True)) if place else [()] * 5
     k = len(place)
@@ -224,8 +223,7 @@ def cache_chain(inst: Instance, slots: list[HorizonSlot], plans: list[SlotPlan],
     for t in range(horizon):
         resident = current | flags[t][1]
         gw_load, edge_load = inst.cache_load(resident[0], resident[1])
-        if (gw_load > inst.gateway_cache * (1 + CACHE_TOLERANCE)).any() or \
-                edge_load > inst.edge_cache * (1 + CACHE_TOLERANCE):
+        if not (fits_capacity(gw_load, inst.gateway_cache).all() and fits_capacity(edge_load, inst.edge_cache)):
             return None
         current = required[t + 1]
         caches.append(Cache(current[0].copy(), current[1].copy()))

@@ -29,8 +29,9 @@ import numpy as np
 from solvers.enumerate import FEASIBLE, UNCERTAIN, LoadCertificate, min_max_load, schedule_decision
 from solvers.exact_data import slot_options
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, Decision
-from tadp.evaluator import DEADLINE_TOL, evaluate_batch, fetch_times
+from tadp.evaluator import evaluate_batch
 from tadp.instance import Cache, Instance
+from tadp.physics import fetch_times, within_deadline
 
 
 @dataclass
@@ -50,15 +51,15 @@ def _slot_choices(inst: Instance, slot: int, cache: Cache, oracle: dict, uncerta
     opts = slot_options(inst, slot, cache)
     n = inst.n_devices
     gw_fetch, edge_fetch = fetch_times(inst, cache.gateway, cache.edge)
-    limit = inst.deadline[slot] + DEADLINE_TOL
+    deadline = inst.deadline[slot]
     per_task: list[list[tuple[str, int, int, int]]] = []
     for j in range(n):
         choices = [("none", -1, 0, 0)]
         choices += [("serve", int(o), 0, 0) for o in opts.options_of(j)]
         for level in (0, 1):
-            if not cache.gateway[j, level] and gw_fetch[j, level] <= limit[j]:
+            if not cache.gateway[j, level] and within_deadline(gw_fetch[j, level], deadline[j]):
                 choices.append(("place", -1, SITE_GATEWAY, level))
-            if not cache.edge[j, level] and edge_fetch[j, level] <= limit[j]:
+            if not cache.edge[j, level] and within_deadline(edge_fetch[j, level], deadline[j]):
                 choices.append(("place", -1, SITE_EDGE, level))
         per_task.append(choices)
 

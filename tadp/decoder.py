@@ -17,10 +17,10 @@ DNN caching pool updating subroutine (Algorithm 1, Steps 1-4) made exact:
    tasks from ``b_e``; every served task draws on its gateway's band [D4].
 
 The output is deterministic and always passes the evaluator: every placement it keeps
-is admitted by the same fetch times (:func:`tadp.evaluator.fetch_times`) and the same
-deadline tolerance the evaluator uses, and fits the cache. The decoder computes no
-delay other than those fetch times; the evaluator remains the only judge of delays,
-completion and score.
+is admitted by the same fetch times (:func:`tadp.physics.fetch_times`) and the same
+deadline rule (:func:`tadp.physics.within_deadline`) the evaluator uses, and fits the
+cache. The decoder computes no delay other than those fetch times; the evaluator remains
+the only judge of completion and score.
 
 :func:`decode_batch` does B actions at once (the RL environment's hot path), in numpy
 only: booleans and gathers from per-instance tables rather than ``np.where``, and the
@@ -38,8 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE, Decision
-from tadp.evaluator import DEADLINE_TOL, fetch_times
 from tadp.instance import Cache, Instance
+from tadp.physics import fetch_times, within_deadline
 
 #: The 10 fields of one task's action, in order (eq. 13; spec section 10).
 ACTION_FIELDS = (
@@ -113,7 +113,7 @@ class _Layout:
         self.grid = grid.ravel()
         self.light_size = np.ascontiguousarray(inst.model_size[:, 0])
         self.heavy_size = np.ascontiguousarray(inst.model_size[:, 1])
-        # fetch times of a missing model (N,) per level, by the evaluator's own arithmetic:
+        # fetch times of a missing model (N,) per level, by the physics module's arithmetic:
         # into the ECaS from the cloud; to the gateway from the ECaS; to the gateway from the cloud
         none, every = np.zeros((n, 2), bool), np.ones((n, 2), bool)
         from_cloud, to_edge = fetch_times(inst, none, none)
@@ -221,9 +221,9 @@ def decode_batch(
     keep_edge = _column(pairs, _F["keep_edge_light"] // 2).view(bool).reshape(b, n, 2)
 
     # --- Step 2: does the model need placing, and does its fetch fit the deadline? ---
-    # The evaluator's fetch times and rule (fetch <= Tmax + DEADLINE_TOL) as boolean algebra:
+    # The evaluator's fetch times and deadline rule (tadp.physics) as boolean algebra:
     # the fetch of a missing model is S/R_c into the ECaS, S/R_e into a gateway from the ECaS,
-    # S/R_c + S/R_e into a gateway from the cloud (tadp.evaluator.fetch_times).
+    # S/R_c + S/R_e into a gateway from the cloud (tadp.physics.fetch_times).
     gateway_light, gateway_heavy = _column(cache_gateway, 0), _column(cache_gateway, 1)
     edge_light, edge_heavy = _column(cache_edge, 0), _column(cache_edge, 1)
     at_edge = ~at_gateway
@@ -235,7 +235,7 @@ def decode_batch(
     case |= heavy.view(np.uint8) << 1
     case |= in_edge.view(np.uint8)
     fetch = np.take(lay.fetch_table, case + lay.fetch_base)
-    in_time_here = fetch <= deadline + DEADLINE_TOL
+    in_time_here = within_deadline(fetch, deadline)
     dropped_fetch = needs_placing & ~in_time_here
     candidates = needs_placing & in_time_here
 
@@ -284,7 +284,7 @@ def _decode_few(inst: Instance, lay: _Layout, fields: np.ndarray, cache_gateway:
                      np.where(heavy, edge_fetch[..., 1], edge_fetch[..., 0]))
     resident = np.where(at_gateway, np.where(heavy, cache_gateway[..., 1], cache_gateway[..., 0]),
                         np.where(heavy, cache_edge[..., 1], cache_edge[..., 0]))
-    dropped_fetch = ~resident & ~(fetch <= deadline + DEADLINE_TOL)  # the evaluator's own rule
+    dropped_fetch = ~resident & ~within_deadline(fetch, deadline)  # the evaluator's own rule
     candidates = ~resident & ~dropped_fetch
     dropped_cache = np.zeros_like(candidates)
     if candidates.any():

@@ -1,4 +1,4 @@
-"""The evaluator: the only code that computes delays, feasibility and scores (spec 4-6).
+"""The evaluator: the only judge of feasibility and score (spec sections 4-6).
 
 Everything is vectorised over tasks and over a leading batch of slots, so that one call
 judges many (slot, start cache, decision) triples at once (the RL environment's hot
@@ -6,10 +6,12 @@ path). :func:`evaluate_slot` is the readable single-slot form; it also lists eve
 broken constraint by name, place and amount. :func:`evaluate_episode` chains the cache
 from slot to slot (C7).
 
-Conventions (spec section 5): shares must lie in [0, 1] up to ``SHARE_TOL``; a share
-of 0 gives an infinite delay; a task completes iff it is served and its delay is at
-most Tmax + ``DEADLINE_TOL``. An infeasible slot (C4, C5 or C6 broken) scores 0, no
-task counts as completed, and its start cache carries over unchanged.
+Delays come from :mod:`tadp.physics`, the one module that turns rates into times, and so do
+the deadline rule and the tolerances (spec section 5): shares must lie in [0, 1] up to
+``SHARE_TOL``; a share of 0 gives an infinite delay; a task completes iff it is served and
+its delay is within the deadline (:func:`tadp.physics.within_deadline`). An infeasible slot
+(C4, C5 or C6 broken) scores 0, no task counts as completed, and its start cache carries over
+unchanged.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE, Decision
-from tadp.instance import CACHE_TOLERANCE, Cache, Instance
+from tadp.instance import Cache, Instance
+from tadp.physics import SHARE_TOL, batch_delays, fits_capacity, rates, within_deadline
 
-SHARE_TOL = 1e-9  # shares in [0, 1] and pool sums <= 1, absolute
-DEADLINE_TOL = 1e-9  # seconds
-CLAIM_TOL = 1e-6  # a claimed objective must match the evaluator's score this closely
+#: A solver's claimed objective must match the evaluator's score this closely (spec section 7): the
+#: score is a mean of N accuracies, so anything coarser than rounding means a different decision.
+CLAIM_TOL = 1e-6
 
 
 @dataclass(frozen=True)
@@ -49,25 +52,17 @@ class _Static:
     """Per-instance arrays the hot path needs, computed once per instance."""
 
     def __init__(self, inst: Instance) -> None:
-        gw = inst.device_gateway
         self.n = inst.n_devices
         self.membership = inst.gateway_membership  # (N, G)
-        self.uplink_rate = inst.gateway_band[gw] * inst.device_spectral_eff  # B_g(j) * gamma_j, bit/s at share 1
-        self.bs_rate = inst.edge_band * inst.gateway_spectral_eff[gw]  # B_e * gamma_e_g(j)
-        self.gateway_compute = inst.gateway_compute[gw]  # C_l of g(j)
         # contiguous per-level rows: [light, heavy], each (N,)
         self.size = np.ascontiguousarray(inst.model_size.T)
         self.work = np.ascontiguousarray(inst.workload.T)
         # accuracy U by [quality][level] (eq. 10), each (N,)
         self.accuracy = [[np.ascontiguousarray(inst.accuracy[:, q, n]) for n in range(2)] for q in range(2)]
-        self.edge_fetch = inst.model_size / inst.cloud_to_edge_rate  # (N, 2) S / R_c: cloud -> ECaS [D5]
-        self.hop_fetch = inst.model_size / inst.edge_to_gateway_rate  # (N, 2) S / R_e: ECaS -> gateway
         # Selecting x or y by a 0/1 float mask m as x * m + y * (1 - m) is exactly np.where(m, x, y),
         # and several times faster, when x and y are finite and >= +0; with positive workloads and
         # rates, a zero share also gives the same infinite delays. True of every valid instance.
-        constants = (self.uplink_rate, self.bs_rate, self.gateway_compute, self.size, self.work, inst.accuracy,
-                     np.array([inst.edge_compute, inst.cloud_to_edge_rate, inst.edge_to_gateway_rate], float))
-        self.exact_select = all(bool(np.all((x > 0.0) & (x < np.inf))) for x in constants)
+        self.exact_select = rates(inst).all_positive and bool(np.all((inst.accuracy > 0.0) & (inst.accuracy < np.inf)))
         # flat tables for gathers: index 2j + n, and 4j + 2 quality + n
         self.size_table = np.ascontiguousarray(inst.model_size, float).reshape(-1)
         self.work_table = np.ascontiguousarray(inst.workload, float).reshape(-1)
@@ -190,45 +185,13 @@ def evaluate_batch(
         resident_gw = np.where(heavy, cache_gateway[..., 1], cache_gateway[..., 0])
         resident_edge = np.where(heavy, cache_edge[..., 1], cache_edge[..., 0])
 
-    # --- delays, eqs. (2)-(9) ---
-    at_gateway_f = at_gateway.view(np.uint8).astype(float) if vector else None
-    if at_gateway_f is not None:
-        capacity = st.gateway_compute * at_gateway_f
-        capacity += inst.edge_compute * (~at_gateway).view(np.uint8)
-    else:
-        capacity = np.where(at_gateway, st.gateway_compute, inst.edge_compute)
-    with np.errstate(divide="ignore", invalid="ignore"):  # a share of 0 gives an infinite delay
-        upload = data / (clamped[..., 0, :] * st.uplink_rate)  # device -> gateway, eq. (3)
-        if fast:  # gateway -> BS, eq. (4), for tasks not at a gateway; 0 for those at one (their BS share is 0)
-            to_bs = (data * (~at_gateway).view(np.uint8)) / (clamped[..., 1, :] * st.bs_rate + at_gateway_f)
-        else:
-            to_bs = data / (clamped[..., 1, :] * st.bs_rate)  # gateway -> BS, eq. (4)
-        compute = work / (clamped[..., 2, :] * capacity)  # eq. (6)
-    cloud = size / inst.cloud_to_edge_rate  # S / R_c
-    # eq. (5) at the gateway: 0 if resident there, S/R_e from the ECaS, S/R_c + S/R_e from the cloud;
-    # [D5] at the edge: 0 if resident in the ECaS, else S/R_c.
-    if at_gateway_f is not None:
-        resident_here = (at_gateway & resident_gw) | (~at_gateway & resident_edge)
-        fetch = size / inst.edge_to_gateway_rate + cloud * (~resident_edge).view(np.uint8)
-        fetch *= at_gateway_f
-        fetch += cloud * (~at_gateway).view(np.uint8)
-        fetch *= (~resident_here).view(np.uint8)
-    else:
-        resident_here = np.where(at_gateway, resident_gw, resident_edge)
-        fetch = np.where(
-            resident_here, 0.0,
-            np.where(at_gateway, size / inst.edge_to_gateway_rate + np.where(resident_edge, 0.0, cloud), cloud)
-        )
-    if fast:  # unserved tasks: every share 0, so an infinite upload and compute time
-        delay = np.maximum(upload + to_bs, fetch)  # eqs. (7), (8)
-        delay += compute
-    else:
-        arrival = np.where(at_gateway, upload, upload + to_bs)
-        delay = np.where(served, np.maximum(arrival, fetch) + compute, np.inf)  # eqs. (7), (8)
+    # --- delays, eqs. (2)-(9), by the physics module ---
+    timing = batch_delays(inst, data, at_gateway, served, size, work, clamped, resident_gw, resident_edge,
+                          vector=vector, fast=fast)
+    delay, fetch, resident_here = timing.delay, timing.fetch, timing.resident_here
 
     # --- C6 placements [D6]: a missing model lands iff its fetch fits the deadline ---
-    limit = deadline + DEADLINE_TOL
-    places = served & ~resident_here & (fetch <= limit)
+    places = served & ~resident_here & within_deadline(fetch, deadline)
     place_gw = places & at_gateway
     place_edge = places & at_edge
     if vector:
@@ -246,7 +209,7 @@ def evaluate_batch(
     uplink_load = used[..., 0, :] @ m
     bs_load = used[..., 1, :].sum(axis=-1)
     if fast:
-        gateway_compute_load = (used[..., 2, :] * at_gateway_f) @ m
+        gateway_compute_load = (used[..., 2, :] * at_gateway.view(np.uint8)) @ m
         edge_compute_load = (used[..., 2, :] * at_edge.view(np.uint8)).sum(axis=-1)
     else:
         gateway_compute_load = np.where(at_gateway, used[..., 2, :], 0.0) @ m
@@ -259,12 +222,12 @@ def evaluate_batch(
         & (bs_load <= pool_limit)
         & (gateway_compute_load <= pool_limit).all(axis=-1)
         & (edge_compute_load <= pool_limit)
-        & (gw_cache_load <= inst.gateway_cache * (1 + CACHE_TOLERANCE)).all(axis=-1)
-        & (edge_cache_load <= inst.edge_cache * (1 + CACHE_TOLERANCE))
+        & fits_capacity(gw_cache_load, inst.gateway_cache).all(axis=-1)
+        & fits_capacity(edge_cache_load, inst.edge_cache)
     )
 
     # --- C1 and the objective, eq. (11) ---
-    completed = served & (delay <= limit) & feasible[..., None]
+    completed = served & within_deadline(delay, deadline) & feasible[..., None]
     earned = accuracy * completed.view(np.uint8) if vector else np.where(completed, accuracy, 0.0)
     score = earned.mean(axis=-1)
     completion = completed.mean(axis=-1)
@@ -338,8 +301,7 @@ def violations_of(inst: Instance, out: BatchOutcome, row: int) -> list[Violation
 
     def pool(label: str, where: str, load: float, limit: float) -> None:
         # the same tolerances as evaluate_batch: absolute for shares, relative for caches
-        allowed = limit * (1 + CACHE_TOLERANCE) if label == "C6" else limit + SHARE_TOL
-        if not load <= allowed:
+        if not (fits_capacity(load, limit) if label == "C6" else load <= limit + SHARE_TOL):
             found.append(Violation(label, where, float(load), float(limit), float(load - limit)))
 
     for i in range(inst.n_gateways):
@@ -403,20 +365,3 @@ __all__ = [
     "SITE_EDGE", "SITE_GATEWAY", "SITE_NONE", "BatchOutcome", "SlotOutcome", "Violation", "evaluate_batch",
     "evaluate_episode", "evaluate_slot", "heavy_share", "violations_of",
 ]
-
-
-def fetch_times(inst: Instance, cache_gateway: np.ndarray, cache_edge: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Model fetch delays (seconds) of every model from a start cache, eq. (5) and [D5].
-
-    ``cache_gateway``/``cache_edge`` (..., N, 2) are u^l, u^e; returns ``(gateway_fetch,
-    edge_fetch)``, each (..., N, 2): the delay to have model n of device j at its gateway
-    (0 if resident; S/R_e from the ECaS; S/R_c + S/R_e from the cloud) and in the ECaS (0
-    if resident, else S/R_c). The same arithmetic as :func:`evaluate_batch`, so that a
-    decoder admitting placements with it agrees with the evaluator to the last bit.
-    """
-    st = _static(inst)
-    resident_gw = np.asarray(cache_gateway, bool)
-    resident_edge = np.asarray(cache_edge, bool)
-    gateway_fetch = np.where(resident_gw, 0.0, np.where(resident_edge, st.hop_fetch, st.edge_fetch + st.hop_fetch))
-    edge_fetch = np.where(resident_edge, 0.0, st.edge_fetch)
-    return gateway_fetch, edge_fetch

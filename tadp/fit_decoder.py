@@ -40,7 +40,8 @@ import numpy as np
 from tadp.decision import SITE_NONE, Decision
 from tadp.decoder import FIELDS_PER_TASK, DecodedBatch
 from tadp.instance import Cache, Instance
-from tadp.sizing import Pools, decision_of_choice, option_demands, pool_room
+from tadp.physics import Pools
+from tadp.sizing import decision_of_choice, option_demands, pool_room
 
 #: Option index (tadp.sizing.OPTIONS) of (gateway?, heavy?).
 _OPTION = {(True, False): 0, (True, True): 1, (False, False): 2, (False, True): 3}

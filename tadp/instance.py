@@ -24,10 +24,9 @@ from typing import Any
 import numpy as np
 
 from tadp.errors import TadpInputError
+from tadp.physics import fits_capacity
 
 INSTANCE_FORMAT = "tadp-instance/1"
-#: Relative tolerance of every cache-capacity check (spec section 5).
-CACHE_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,11 +145,11 @@ class Instance:
         """Human-readable list of capacities the cache exceeds (empty when it fits)."""
         gw_used, edge_used = self.cache_load(cache.gateway, cache.edge)
         problems = []
-        for i in np.flatnonzero(gw_used > self.gateway_cache * (1 + CACHE_TOLERANCE)):
+        for i in np.flatnonzero(~fits_capacity(gw_used, self.gateway_cache)):
             problems.append(
                 f"gateway {i} cache holds {gw_used[i]:.6g} bits > capacity {self.gateway_cache[i]:.6g}"
             )
-        if edge_used > self.edge_cache * (1 + CACHE_TOLERANCE):
+        if not fits_capacity(edge_used, self.edge_cache):
             problems.append(f"edge cache holds {edge_used:.6g} bits > capacity {self.edge_cache:.6g}")
         return problems
 

@@ -3,7 +3,7 @@
 Shared by the greedy heuristic (:mod:`solvers.greedy`) and the ``fit`` decoder
 (:mod:`tadp.fit_decoder`). For every task and each of its four options (gateway or edge,
 light or heavy), with the model's fetch time from the slot's start cache
-(:func:`tadp.evaluator.fetch_times`):
+(:func:`tadp.physics.fetch_times`; every time comes from :mod:`tadp.physics`):
 
 * a gateway task with upload time u and fetch time f completes at max(u, f) + compute, so
   it gets the upload time u = max(u*, f) that minimises the priced sum of its two shares,
@@ -12,10 +12,10 @@ light or heavy), with the model's fetch time from the slot's start cache
 * an edge task splits its arrival time s between the uplink and the BS link in the ratio
   sqrt(p_band a1) : sqrt(p_bs a2) and chooses s the same way against the edge compute.
 
-Each option then has a demand vector over the pools (:class:`Pools`: each gateway's band,
-compute and cache room; the BS band; the edge compute and cache room). Every time budget
-is shrunk by a relative :data:`MARGIN`, so rounding never turns a planned completion into
-a miss. The evaluator stays the only judge.
+Each option then has a demand vector over the pools (:class:`tadp.physics.Pools`: each
+gateway's band and compute, the BS band, the edge compute, then each cache's room). Every
+time budget is shrunk by the relative :data:`tadp.physics.SIZING_MARGIN`, so rounding never
+turns a planned completion into a miss. The evaluator stays the only judge.
 """
 
 from __future__ import annotations
@@ -23,27 +23,11 @@ from __future__ import annotations
 import numpy as np
 
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE, Decision
-from tadp.evaluator import fetch_times
 from tadp.instance import Cache, Instance
+from tadp.physics import SIZING_MARGIN, Pools, compute_seconds, fetch_times, hop_seconds, share_for, upload_seconds
 
-#: Relative safety margin on every deadline.
-MARGIN = 1e-6
 #: Options in a fixed order: (site, level).
 OPTIONS = ((SITE_GATEWAY, 0), (SITE_GATEWAY, 1), (SITE_EDGE, 0), (SITE_EDGE, 1))
-
-
-class Pools:
-    """Index of the resource pools in a demand vector: per gateway band, compute, cache; BS band; edge compute, cache."""
-
-    def __init__(self, n_gateways: int) -> None:
-        g = n_gateways
-        self.band = np.arange(g)
-        self.compute = g + np.arange(g)
-        self.cache = 2 * g + np.arange(g)
-        self.bs = 3 * g
-        self.edge_compute = 3 * g + 1
-        self.edge_cache = 3 * g + 2
-        self.size = 3 * g + 3
 
 
 def option_demands(
@@ -54,10 +38,11 @@ def option_demands(
     pools = Pools(inst.n_gateways)
     n = inst.n_devices
     gw = inst.device_gateway
-    budget = np.asarray(deadline, float) * (1.0 - MARGIN)
+    budget = np.asarray(deadline, float) * (1.0 - SIZING_MARGIN)
     gateway_fetch, edge_fetch = fetch_times(inst, cache.gateway, cache.edge)
-    uplink_seconds = data / (inst.gateway_band[gw] * inst.device_spectral_eff)  # a: upload time at share 1
-    bs_seconds = data / (inst.edge_band * inst.gateway_spectral_eff[gw])  # a2: BS hop at share 1
+    uplink_seconds = upload_seconds(inst, data)  # a: upload time at share 1
+    bs_seconds = hop_seconds(inst, data)  # a2: BS hop at share 1
+    compute_at_gateway, compute_at_edge = compute_seconds(inst)  # b: compute time at share 1, by level
     demand = np.zeros((n, 4, pools.size))
     shares = np.zeros((n, 4, 3))
     possible = np.zeros((n, 4), bool)
@@ -67,27 +52,27 @@ def option_demands(
             size = inst.model_size[:, level]
             if site == SITE_GATEWAY:
                 fetch = gateway_fetch[:, level]
-                compute_seconds = inst.workload[:, level] / inst.gateway_compute[gw]
-                sa, sb = np.sqrt(band_price * uplink_seconds), np.sqrt(compute_price * compute_seconds)
+                work = compute_at_gateway[:, level]
+                sa, sb = np.sqrt(band_price * uplink_seconds), np.sqrt(compute_price * work)
                 arrival = np.maximum(budget * sa / (sa + sb), fetch)
-                uplink = uplink_seconds / arrival
+                uplink = share_for(uplink_seconds, arrival)
                 bs = np.zeros(n)
                 placing = ~cache.gateway[:, level]
                 demand[rows, k, pools.cache[gw]] = np.where(placing, size, 0.0)
-                demand[rows, k, pools.compute[gw]] = compute = compute_seconds / (budget - arrival)
+                demand[rows, k, pools.compute[gw]] = compute = share_for(work, budget - arrival)
             else:
                 fetch = edge_fetch[:, level]
-                compute_seconds = inst.workload[:, level] / inst.edge_compute
+                work = compute_at_edge[:, level]
                 s1, s2 = np.sqrt(band_price * uplink_seconds), np.sqrt(band_price * bs_seconds)
-                sb = np.sqrt(compute_price * compute_seconds)
+                sb = np.sqrt(compute_price * work)
                 arrival = np.maximum(budget * (s1 + s2) / (s1 + s2 + sb), fetch)
                 upload_time = arrival * s1 / (s1 + s2)
-                uplink = uplink_seconds / upload_time
-                bs = bs_seconds / (arrival - upload_time)
+                uplink = share_for(uplink_seconds, upload_time)
+                bs = share_for(bs_seconds, arrival - upload_time)
                 placing = ~cache.edge[:, level]
                 demand[:, k, pools.edge_cache] = np.where(placing, size, 0.0)
                 demand[:, k, pools.bs] = bs
-                demand[:, k, pools.edge_compute] = compute = compute_seconds / (budget - arrival)
+                demand[:, k, pools.edge_compute] = compute = share_for(work, budget - arrival)
             demand[rows, k, pools.band[gw]] = uplink
             shares[:, k] = np.stack([uplink, bs, compute], axis=-1)
             possible[:, k] = (fetch < budget) & (uplink <= 1.0) & (bs <= 1.0) & (compute > 0) & (compute <= 1.0)

@@ -12,9 +12,10 @@ from helpers import action_of, decoder_instances, random_cache
 import tadp.decoder as dec
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE
 from tadp.decoder import FIELDS_PER_TASK, decode, decode_batch
-from tadp.evaluator import DEADLINE_TOL, evaluate_batch, evaluate_slot, fetch_times
+from tadp.evaluator import evaluate_batch, evaluate_slot
 from tadp.generator import GeneratorOptions, generate_instance
 from tadp.instance import Cache, Instance
+from tadp.physics import DEADLINE_TOL, fetch_times
 
 MB = 8e6  # bits
 

@@ -36,15 +36,11 @@ from typing import Any
 
 import numpy as np
 
+from solvers import REGISTRY, benchmark_solvers, reference_solver
 from tadp import __version__
 from tadp.errors import TadpInputError
 from tadp.generator import GeneratorOptions, generate_instance, load_scenario, parse_size, size_label
 from tadp.instance import Cache, Instance, atomic_write_text, write_instance
-
-ALL_SOLVERS = ("highs", "cpsat", "td3", "ddpg", "random", "td3-fit", "ddpg-fit", "random-fit", "greedy")
-#: The exact solver whose per-slot optimum every policy is measured against.
-REFERENCE_SOLVER = "highs"
-LEARNED = ("td3", "ddpg", "td3-fit", "ddpg-fit")
 
 
 @dataclass(frozen=True)
@@ -59,7 +55,7 @@ class BenchConfig:
     """Instances (task traces) per size."""
     slots: int = 10
     """Slots per trace that every solver decides."""
-    solvers: tuple[str, ...] = ALL_SOLVERS
+    solvers: tuple[str, ...] = benchmark_solvers()
     """Solvers to run, by registry name."""
     time_limit: float = 10.0
     """Seconds per exact slot solve (policy and reference cells); unsolved slots are charged it."""
@@ -113,11 +109,13 @@ def build_instance(cfg: BenchConfig, size: str, index: int) -> Instance:
 
 
 def solver_options(cfg: BenchConfig, name: str, run_dir: Path, key: str) -> dict[str, Any]:
-    """Options the harness gives a solver: the same rule for every solver of a kind."""
-    if name in LEARNED:
+    """Options the harness gives a solver, by what the registry says of it: a solver that trains gets
+    the training budget and a checkpoint path, an exact one a single thread (cells run side by side)."""
+    spec = REGISTRY[name]
+    if spec.trains:
         return {"episodes": cfg.train_episodes, "episode_slots": cfg.train_steps, "preset": cfg.preset,
                 "save_to": str(run_dir / "checkpoints" / f"{key}.pt")}
-    if name in ("highs", "cpsat"):
+    if spec.kind == "exact":
         return {"threads": 1}
     return {}
 
@@ -154,14 +152,14 @@ def run_policy_cell(cfg: BenchConfig, run_dir: Path, size: str, index: int, name
         served = d.site != 0
         rows.append({
             "size": size, "instance": inst.name, "instance_index": index, "seed": cfg.seed, "solver": name,
-            "kind": solver.kind, "slot": slot, "cache": cache_key(cache),
+            "kind": REGISTRY[name].kind, "slot": slot, "cache": cache_key(cache),
             "score": out.score, "completion": out.completion, "feasible": out.feasible,
             "heavy_share": heavy_share(d, out),
             "dropped": int((~served).sum()), "late": int((served & ~out.completed).sum()),
             "light_completed": int((out.completed & (d.level == 0)).sum()),
             "status": result.status, "objective": result.objective, "bound": result.bound,
             "bound_kind": result.bound_kind, "mip_gap": result.info.get("mip_gap"),
-            "time_s": result.time_s, "train_s": facts.get("train_seconds", prepare_s if name in LEARNED else 0.0),
+            "time_s": result.time_s, "train_s": facts.get("train_seconds", prepare_s if REGISTRY[name].trains else 0.0),
             "error": result.info.get("error"),
         })
         assert out.next_cache is not None
@@ -175,11 +173,12 @@ def run_reference_cell(cfg: BenchConfig, size: str, index: int, slot: int, cache
 
     inst = build_instance(cfg, size, index)
     cache = cache_from_key(cache_text, inst.n_devices)
-    solver = make_solver(REFERENCE_SOLVER, threads=1)
+    reference = reference_solver()
+    solver = make_solver(reference, threads=1)
     result = solver.solve(inst, slot, cache, time_limit=cfg.time_limit, seed=cfg.seed)
     row = {
         "size": size, "instance": inst.name, "instance_index": index, "slot": slot, "cache": cache_text,
-        "opt_solver": REFERENCE_SOLVER, "opt_score": result.score, "opt_status": result.status,
+        "opt_solver": reference, "opt_score": result.score, "opt_status": result.status,
         "opt_bound": result.bound if result.bound_kind == "opt" else None, "opt_time_s": result.time_s,
     }
     return {"key": cell_key("ref", size, index, slot, cache_text), "type": "reference", "rows": [row]}
@@ -324,7 +323,7 @@ def reference_jobs(cfg: BenchConfig, rows: Any) -> list[tuple[str, Callable[...,
         return []
     keys = ["size", "instance_index", "slot", "cache"]
     states = rows[keys].drop_duplicates()
-    own = rows[(rows["solver"] == REFERENCE_SOLVER) & (rows["status"] == "optimal")][keys]
+    own = rows[(rows["solver"] == reference_solver()) & (rows["status"] == "optimal")][keys]
     solved = set(map(tuple, own.astype(str).to_numpy()))
     jobs = []
     for size, index, slot, cache_text in states.itertuples(index=False):
@@ -342,7 +341,7 @@ def write_manifest(cfg: BenchConfig, run_dir: Path, argv: Sequence[str], extra: 
         "command": ["tadp-bench", *argv],
         "config": cfg.to_json(),
         "scenario_options": cfg.options().to_json(),
-        "reference_solver": REFERENCE_SOLVER,
+        "reference_solver": reference_solver(),
         "versions": _versions(),
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "cpus": os.cpu_count(), "python": sys.version.split()[0]},

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from solvers import display_order, display_rank, reference_solver
 from tadp.generator import parse_size
 from tadp.instance import atomic_write_text
 
-SOLVER_ORDER = ("highs", "cpsat", "td3", "ddpg", "td3-fit", "ddpg-fit", "greedy", "random", "random-fit")
 STATE_KEYS = ["size", "instance_index", "slot", "cache"]
 
 
@@ -53,9 +53,8 @@ def episode_view(rows: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
         horizon_bound=("horizon_bound", "mean"), gap_to_bound=("gap_to_bound", "mean"),
         horizon_proven=("horizon_status", lambda x: int((x == "optimal").sum())),
         instances=("instance_index", "nunique")).reset_index()
-    rank = {name: k for k, name in enumerate(SOLVER_ORDER)}
     out["_n"] = out["size"].map(lambda s: sum(parse_size(s)))
-    out["_s"] = out["solver"].map(rank).fillna(len(rank))
+    out["_s"] = out["solver"].map(display_rank)
     return out.sort_values(["_n", "_s"]).drop(columns=["_n", "_s"]).reset_index(drop=True)
 
 
@@ -84,11 +83,13 @@ def load_run(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]
     return rows, refs, manifest
 
 
-def references(rows: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
+def references(rows: pd.DataFrame, refs: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
     """The exact optimum (or bound) per state: reference cells, plus the reference solver's own
-    proven-optimal rows (its own trajectory's states need no second solve)."""
-    own = rows[(rows["solver"] == "highs") & (rows["status"] == "optimal")]
-    own = own.assign(opt_solver="highs", opt_score=own["score"], opt_status="optimal", opt_bound=own["bound"],
+    proven-optimal rows (its own trajectory's states need no second solve). ``reference`` names that
+    solver (default: the registry's, :func:`solvers.reference_solver`)."""
+    reference = reference or reference_solver()
+    own = rows[(rows["solver"] == reference) & (rows["status"] == "optimal")]
+    own = own.assign(opt_solver=reference, opt_score=own["score"], opt_status="optimal", opt_bound=own["bound"],
                      opt_time_s=own["time_s"])
     cols = [*STATE_KEYS, "opt_solver", "opt_score", "opt_status", "opt_bound", "opt_time_s"]
     frames = [f[cols] for f in (refs, own) if not f.empty]
@@ -101,9 +102,9 @@ def references(rows: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
     return both.drop_duplicates(STATE_KEYS).drop(columns="_proven")
 
 
-def gaps(rows: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
+def gaps(rows: pd.DataFrame, refs: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
     """Every policy row with its reference and gap (fraction; ``gap_kind`` opt, bound or none)."""
-    merged = rows.merge(references(rows, refs), on=STATE_KEYS, how="left")
+    merged = rows.merge(references(rows, refs, reference), on=STATE_KEYS, how="left")
     proven = merged["opt_status"] == "optimal"
     reference = np.where(proven, merged["opt_score"], merged["opt_bound"])
     reference = pd.to_numeric(pd.Series(reference, index=merged.index), errors="coerce")
@@ -150,7 +151,7 @@ def summary(g: pd.DataFrame, time_limit: float) -> pd.DataFrame:
         return table
     size_rank = {s: sum(parse_size(s)) for s in table["size"].unique()}
     table["_n"] = table["size"].map(size_rank)
-    table["_s"] = table["solver"].map({s: k for k, s in enumerate(SOLVER_ORDER)}).fillna(99)
+    table["_s"] = table["solver"].map(display_rank)
     return table.sort_values(["_n", "_s"]).drop(columns=["_n", "_s"]).reset_index(drop=True)
 
 
@@ -186,7 +187,7 @@ def caption(manifest: dict[str, Any]) -> str:
 
 def table_cells(table: pd.DataFrame) -> tuple[list[str], list[str], dict[tuple[str, str], list[str]]]:
     sizes = list(dict.fromkeys(table["size"]))
-    solvers = sorted(dict.fromkeys(table["solver"]), key=lambda s: SOLVER_ORDER.index(s) if s in SOLVER_ORDER else 99)
+    solvers = display_order(table["solver"])
     cells = {}
     for r in table.itertuples(index=False):
         mark = "†" if r.gap_to_bound_slots else ""
@@ -267,7 +268,7 @@ def figures(run_dir: Path, g: pd.DataFrame, manifest: dict[str, Any]) -> list[Pa
     fig_dir.mkdir(exist_ok=True)
     written: list[Path] = []
     sns.set_theme(style="whitegrid", context="paper")
-    order = [s for s in SOLVER_ORDER if s in set(g["solver"])]
+    order = display_order(g["solver"])
     size_order = sorted(g["size"].unique(), key=lambda s: sum(parse_size(s)))
     scenario = manifest.get("config", {}).get("scenario", "?")
 
@@ -322,7 +323,7 @@ def write_report(run_dir: Path, echo: bool = True) -> pd.DataFrame:
     if rows.empty:
         raise ValueError(f"{run_dir}: no rows yet")
     time_limit = float(manifest.get("config", {}).get("time_limit", 0.0))
-    g = gaps(rows, refs)
+    g = gaps(rows, refs, manifest.get("reference_solver"))
     atomic_write_text(run_dir / "gaps.csv", g.to_csv(index=False))
     table = summary(g, time_limit)
     atomic_write_text(run_dir / "summary.csv", table.to_csv(index=False))

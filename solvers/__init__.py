@@ -1,40 +1,107 @@
-"""Solvers for the TADP slot problem, all behind one interface (:mod:`solvers.base`).
+"""Solvers for the TADP slot problem, one subpackage per family, all behind one interface.
 
-:data:`REGISTRY` maps each name to ``module:Class``; modules are imported only when a
-solver is made, so an optional back end that is missing fails with an install hint
-instead of breaking the others.
+- :mod:`solvers.exact`: the exact per-slot optimum (Pyomo + HiGHS by outer approximation, CP-SAT on
+  a time grid, enumeration of tiny slots);
+- :mod:`solvers.horizon`: the clairvoyant optimum of a whole trace, caches chained;
+- :mod:`solvers.learned`: TD3 and DDPG (the paper's Algorithm 1), training and inference;
+- :mod:`solvers.heuristics`: the greedy and the paper's Random scheme.
+
+:data:`REGISTRY` is the one table of solvers: each name with its class, its kind, its action decoder,
+whether it trains, and its place in reports. The harness, the report and the command line read it and
+keep no list of their own. Classes are imported only when a solver is made, so an optional back end
+that is missing fails with an install hint instead of breaking the others.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from solvers.base import KEEP_RULES, STATUSES, Solver, SolveResult, apply_keep_rule, finish, solve_episode
 from tadp.errors import TadpInputError
 
-#: name -> "module:Class". The harness and the CLI reach every solver through this table.
-REGISTRY: dict[str, str] = {
-    "highs": "solvers.exact_pyomo:PyomoSolver",
-    "cpsat": "solvers.exact_cpsat:CpSatSolver",
-    "highs-horizon": "solvers.exact_horizon:HorizonSolver",
-    "td3": "solvers.learned:Td3Solver",
-    "ddpg": "solvers.learned:DdpgSolver",
-    "random": "solvers.learned:RandomSolver",
-    "td3-fit": "solvers.learned:Td3FitSolver",
-    "ddpg-fit": "solvers.learned:DdpgFitSolver",
-    "random-fit": "solvers.learned:RandomFitSolver",
-    "greedy": "solvers.greedy:GreedySolver",
-}
+#: Kinds of solvers: ``exact`` proves an optimum (or a bound), ``learned`` is trained, ``heuristic``
+#: neither.
+KINDS = ("exact", "learned", "heuristic")
+
+
+@dataclass(frozen=True)
+class SolverSpec:
+    """One registered solver: what it is and how the harness and the report treat it."""
+
+    name: str
+    """Registry name, as given to ``--solver`` and ``--solvers``."""
+    target: str
+    """``module:Class`` implementing :class:`~solvers.base.Solver`."""
+    kind: str
+    """One of :data:`KINDS`."""
+    decoder: str | None = None
+    """The action decoder a policy's actions go through (``dcpu``, the paper's, or ``fit``); None for
+    solvers that decide without actions."""
+    trains: bool = False
+    """:meth:`~solvers.base.Solver.prepare` trains a policy: the harness gives it the training budget."""
+    benchmark: bool = True
+    """Run by ``tadp-bench --sizes ...`` unless ``--solvers`` says otherwise."""
+    reference: bool = False
+    """The exact per-slot solver whose optimum every gap is measured against (one solver only)."""
+    display: int = 99
+    """Rank in tables and figures (the exact solvers, the paper's learners, ours, then the baselines)."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"solver {self.name}: unknown kind {self.kind!r}")
+
+
+#: name -> spec, in the order the benchmark runs them (``display`` orders the reports).
+REGISTRY: dict[str, SolverSpec] = {spec.name: spec for spec in (
+    SolverSpec("highs", "solvers.exact_pyomo:PyomoSolver", "exact", reference=True, display=0),
+    SolverSpec("cpsat", "solvers.exact_cpsat:CpSatSolver", "exact", display=1),
+    SolverSpec("td3", "solvers.learned:Td3Solver", "learned", decoder="dcpu", trains=True, display=2),
+    SolverSpec("ddpg", "solvers.learned:DdpgSolver", "learned", decoder="dcpu", trains=True, display=3),
+    SolverSpec("random", "solvers.learned:RandomSolver", "heuristic", decoder="dcpu", display=7),
+    SolverSpec("td3-fit", "solvers.learned:Td3FitSolver", "learned", decoder="fit", trains=True, display=4),
+    SolverSpec("ddpg-fit", "solvers.learned:DdpgFitSolver", "learned", decoder="fit", trains=True, display=5),
+    SolverSpec("random-fit", "solvers.learned:RandomFitSolver", "heuristic", decoder="fit", display=8),
+    SolverSpec("greedy", "solvers.greedy:GreedySolver", "heuristic", display=6),
+    SolverSpec("highs-horizon", "solvers.exact_horizon:HorizonSolver", "exact", benchmark=False, display=9),
+)}
+
+
+def benchmark_solvers() -> tuple[str, ...]:
+    """The solvers ``tadp-bench --sizes ...`` runs by default, in display order."""
+    return tuple(name for name, spec in REGISTRY.items() if spec.benchmark)
+
+
+def reference_solver() -> str:
+    """The exact per-slot solver every gap is measured against."""
+    (name,) = (name for name, spec in REGISTRY.items() if spec.reference)
+    return name
+
+
+def display_rank(name: str) -> int:
+    """Position of a solver in tables and figures (unknown names last)."""
+    return REGISTRY[name].display if name in REGISTRY else len(REGISTRY)
+
+
+def display_order(names: Any) -> list[str]:
+    """``names`` (any iterable, duplicates dropped) sorted for tables and figures."""
+    return sorted(dict.fromkeys(names), key=display_rank)
+
+
+def spec_of(name: str) -> SolverSpec:
+    """The spec of a registered solver; an unknown name is bad input."""
+    if name not in REGISTRY:
+        raise TadpInputError("argument", "--solver", f"unknown solver {name!r} (known: {', '.join(REGISTRY)})")
+    return REGISTRY[name]
 
 
 def make_solver(name: str, **options: Any) -> Solver:
     """Instantiate the solver registered as ``name`` with its options."""
     from solvers.base import load_solver_class
 
-    if name not in REGISTRY:
-        raise TadpInputError("argument", "--solver", f"unknown solver {name!r} (known: {', '.join(REGISTRY)})")
+    spec = spec_of(name)
     try:
-        cls = load_solver_class(REGISTRY[name])
+        cls = load_solver_class(spec.target)
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] in ("solvers", "tadp", "benchmarks"):
             raise  # our own module is missing: a bug, not an install problem
@@ -43,6 +110,6 @@ def make_solver(name: str, **options: Any) -> Solver:
 
 
 __all__ = [
-    "KEEP_RULES", "REGISTRY", "STATUSES", "SolveResult", "Solver", "apply_keep_rule", "finish", "make_solver",
-    "solve_episode",
+    "KEEP_RULES", "KINDS", "REGISTRY", "STATUSES", "SolveResult", "Solver", "SolverSpec", "apply_keep_rule",
+    "benchmark_solvers", "display_order", "display_rank", "finish", "make_solver", "reference_solver", "solve_episode", "spec_of",
 ]

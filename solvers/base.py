@@ -125,10 +125,8 @@ def finish(
 class Solver(ABC):
     """Base class of every registered solver."""
 
-    #: registry name, e.g. "highs"
+    #: registry name, e.g. "highs" (its kind, decoder and display order are in :data:`solvers.REGISTRY`)
     name: str = ""
-    #: "exact", "learned" or "heuristic"
-    kind: str = ""
 
     def __init__(self, **options: Any) -> None:
         self.options = options

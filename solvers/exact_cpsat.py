@@ -303,7 +303,6 @@ class CpSatSolver(Solver):
     """
 
     name = "cpsat"
-    kind = "exact"
 
     def __init__(self, *, grid_ratio: float = 1.25, compute_points: int | None = 6, upload_points: int | None = 4,
                  refine_ratios: tuple[float, ...] = (1.05, 1.01),

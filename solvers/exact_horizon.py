@@ -1305,7 +1305,6 @@ class HorizonSolver(Solver):
     """
 
     name = "highs-horizon"
-    kind = "exact"
 
     def __init__(self, *, mip_gap: float = 1e-6, threads: int | None = None, window: int | None = None,
                  warm_start: str = "auto", method: str = "auto", **unknown: Any) -> None:

@@ -684,7 +684,6 @@ class PyomoSolver(Solver):
     """
 
     name = "highs"
-    kind = "exact"
 
     def __init__(self, *, mip_solver: str = "highs", mip_gap: float = 1e-6, keep: str = "used",
                  threads: int | None = None, formulation: str = "projected") -> None:

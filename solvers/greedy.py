@@ -91,7 +91,6 @@ class GreedySolver(Solver):
     ``prices`` (a list of (band price, compute price) pairs tried; default (1,1), (1,3), (3,1))."""
 
     name = "greedy"
-    kind = "heuristic"
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

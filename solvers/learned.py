@@ -175,7 +175,6 @@ class _ScalingRanges:
 class _ActorSolver(Solver):
     """TD3 or DDPG: a trained actor, decoded by the paper's decoder (or the ``fit`` one)."""
 
-    kind = "learned"
     algo = "td3"
     decoder = "dcpu"
     _OPTIONS = ("checkpoint", "episodes", "episode_slots", "preset", "device", "critic_loss", "learning_starts",
@@ -283,7 +282,6 @@ class RandomSolver(Solver):
     """Uniform actions in [-1, 1]^{10N} through the decoder (the paper's Random benchmark)."""
 
     name = "random"
-    kind = "heuristic"
     decoder = "dcpu"
 
     def __init__(self, **options: Any) -> None:

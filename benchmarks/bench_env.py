@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from tadp._blas import set_blas_threads
-from tadp.decoder import FIELDS_PER_TASK, decode_batch
+from tadp.decoders import FIELDS_PER_TASK, decode_batch
 from tadp.env import TadpBatchEnv, TadpEnv
 from tadp.evaluator import evaluate_batch
 from tadp.generator import generate_instance, parse_size

@@ -56,8 +56,11 @@ def held_out(inst: Instance, k: int) -> Instance:
 
 
 def run_inference(args: argparse.Namespace) -> None:
-    from solvers.learned import _observation, decode_slot
-    from solvers.rl.td3 import Actor, Policy, preset
+    from solvers.learned.actors import observation
+    from solvers.learned.networks import Actor
+    from solvers.learned.policy import Policy
+    from solvers.learned.td3 import preset
+    from tadp.decoders import decode_slot
     from tadp.evaluator import evaluate_slot
 
     inst = generate_instance(parse_size(args.size), seed=0)
@@ -72,7 +75,7 @@ def run_inference(args: argparse.Namespace) -> None:
     for _ in range(args.repeats):
         for slot in range(inst.n_slots):
             started = time.perf_counter()
-            decision = decode_slot(inst, slot, policy(_observation(inst, slot, cache, opts)), cache, args.decoder)
+            decision = decode_slot(inst, slot, policy(observation(inst, slot, cache, opts)), cache, args.decoder)
             times.append(time.perf_counter() - started)
             decisions.append(decision)
     params = sum(p.numel() for p in fp32.actor.parameters())
@@ -92,7 +95,7 @@ def run_inference(args: argparse.Namespace) -> None:
     if args.int8:  # what the int8 weights change, against the float actor on the same observations
         differ, score_diff = 0, []
         for slot in range(inst.n_slots):
-            obs = _observation(inst, slot, cache, opts)
+            obs = observation(inst, slot, cache, opts)
             d8 = decisions[slot]
             d32 = decode_slot(inst, slot, fp32(obs), cache, args.decoder)
             differ += int(((d8.site != d32.site) | (d8.level != d32.level)).sum())
@@ -103,8 +106,8 @@ def run_inference(args: argparse.Namespace) -> None:
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from solvers.learned import curve_path, train_on_instance, write_curve
-    from solvers.rl.td3 import save_checkpoint
+    from solvers.learned.checkpoint import save_checkpoint
+    from solvers.learned.training import curve_path, train_on_instance, write_curve
 
     inst = generate_instance(parse_size(args.size), seed=args.instance_seed)
     changes = {}
@@ -192,7 +195,7 @@ def _train_one(size: str, instance_seed: int, algo: str, seed: int, episodes: in
     """Train one learned solver (in a worker process) and save its checkpoint; returns seconds."""
     from pathlib import Path
 
-    from solvers.learned import curve_path, set_torch_threads
+    from solvers.learned.training import curve_path, set_torch_threads
 
     set_torch_threads(1)
     inst = generate_instance(parse_size(size), seed=instance_seed)
@@ -340,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--workers", type=int, default=2, help="training processes (default 2)")
     c.add_argument("--out", required=True, help="folder for checkpoints, slots.csv, summary.csv, summary.md")
     args = p.parse_args(argv)
-    from solvers.learned import set_torch_threads
+    from solvers.learned.training import set_torch_threads
 
     set_torch_threads(args.threads)  # torch and numpy's OpenBLAS
     {"inference": run_inference, "train": run_train, "quality": run_quality,

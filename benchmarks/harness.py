@@ -123,7 +123,7 @@ def solver_options(cfg: BenchConfig, name: str, run_dir: Path, key: str) -> dict
 def _single_threaded() -> None:
     """Each cell uses one core: several cells may run side by side, and spinning thread pools on
     a busy machine cost far more than they gain for these model sizes."""
-    from solvers.learned import set_torch_threads
+    from solvers.learned.training import set_torch_threads
 
     set_torch_threads(1)
 

@@ -3,7 +3,7 @@
     python -m benchmarks.td3_pendulum                  # 3 seeds at once, about 2.5 CPU-minutes each
     python -m benchmarks.td3_pendulum --seeds 0 --jobs 1
 
-The same :func:`solvers.rl.td3.train` that learns TADP, with rl-baselines3-zoo's TD3
+The same :func:`solvers.learned.td3.train` that learns TADP, with rl-baselines3-zoo's TD3
 hyper-parameters for Pendulum-v1 (hyperparams/td3.yml: 20k steps, gamma 0.98, buffer 200k,
 10k random warm-up steps, Gaussian exploration std 0.1, learning rate 1e-3, networks
 [400, 300]) and Stable-Baselines3's TD3 defaults for the rest (batch 256, tau 0.005, policy
@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from solvers.rl.td3 import Td3Config, train
+from solvers.learned.td3 import Td3Config, train
 
 PENDULUM_STEPS = 200  # Pendulum-v1's time limit
 

@@ -56,13 +56,13 @@ class SolverSpec:
 REGISTRY: dict[str, SolverSpec] = {spec.name: spec for spec in (
     SolverSpec("highs", "solvers.exact_pyomo:PyomoSolver", "exact", reference=True, display=0),
     SolverSpec("cpsat", "solvers.exact_cpsat:CpSatSolver", "exact", display=1),
-    SolverSpec("td3", "solvers.learned:Td3Solver", "learned", decoder="dcpu", trains=True, display=2),
-    SolverSpec("ddpg", "solvers.learned:DdpgSolver", "learned", decoder="dcpu", trains=True, display=3),
-    SolverSpec("random", "solvers.learned:RandomSolver", "heuristic", decoder="dcpu", display=7),
-    SolverSpec("td3-fit", "solvers.learned:Td3FitSolver", "learned", decoder="fit", trains=True, display=4),
-    SolverSpec("ddpg-fit", "solvers.learned:DdpgFitSolver", "learned", decoder="fit", trains=True, display=5),
-    SolverSpec("random-fit", "solvers.learned:RandomFitSolver", "heuristic", decoder="fit", display=8),
-    SolverSpec("greedy", "solvers.greedy:GreedySolver", "heuristic", display=6),
+    SolverSpec("td3", "solvers.learned.actors:Td3Solver", "learned", decoder="dcpu", trains=True, display=2),
+    SolverSpec("ddpg", "solvers.learned.actors:DdpgSolver", "learned", decoder="dcpu", trains=True, display=3),
+    SolverSpec("random", "solvers.heuristics.random:RandomSolver", "heuristic", decoder="dcpu", display=7),
+    SolverSpec("td3-fit", "solvers.learned.actors:Td3FitSolver", "learned", decoder="fit", trains=True, display=4),
+    SolverSpec("ddpg-fit", "solvers.learned.actors:DdpgFitSolver", "learned", decoder="fit", trains=True, display=5),
+    SolverSpec("random-fit", "solvers.heuristics.random:RandomFitSolver", "heuristic", decoder="fit", display=8),
+    SolverSpec("greedy", "solvers.heuristics.greedy:GreedySolver", "heuristic", display=6),
     SolverSpec("highs-horizon", "solvers.exact_horizon:HorizonSolver", "exact", benchmark=False, display=9),
 )}
 

@@ -131,6 +131,14 @@ class Solver(ABC):
     def __init__(self, **options: Any) -> None:
         self.options = options
 
+    @property
+    def decoder(self) -> str | None:
+        """The action decoder this solver's policy goes through (its entry in :data:`solvers.REGISTRY`)."""
+        from solvers import REGISTRY
+
+        spec = REGISTRY.get(self.name)
+        return spec.decoder if spec is not None else None
+
     def prepare(self, inst: Instance, *, seed: int = 0, progress: bool = False) -> dict[str, Any]:
         """Get ready to solve slots of ``inst`` (train, load a checkpoint...). Returns facts to
         record (e.g. training seconds). Exact and heuristic solvers need nothing."""

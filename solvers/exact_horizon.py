@@ -1267,7 +1267,7 @@ def warm_start_episode(inst: Instance, n_slots: int, first_slot: int, cache: Cac
     score) over the horizon; the myopic exact policy (``highs``, keep rule used) gets ``time_limit`` seconds
     in all. None for "none"."""
     from solvers.exact_pyomo import PyomoSolver
-    from solvers.greedy import GreedySolver
+    from solvers.heuristics.greedy import GreedySolver
 
     if kind not in WARM_STARTS:
         raise TadpInputError("argument", "warm_start", f"unknown {kind!r} (known: {', '.join(WARM_STARTS)})")

@@ -49,7 +49,7 @@ from solvers.exact_horizon import (
     tighten_horizon,
     warm_start_episode,
 )
-from solvers.greedy import GreedySolver
+from solvers.heuristics.greedy import GreedySolver
 from tadp.decision import Decision
 from tadp.errors import TadpInputError
 from tadp.evaluator import evaluate_episode
@@ -81,7 +81,7 @@ def rolling_horizon(
     ``commit`` (default ``window // 2``, at least 1) decisions of each kept; the last window commits all.
     ``time_limit`` is shared by the windows in proportion to their length; each window stops at relative
     gap ``mip_gap`` (a heuristic needs no proof). Each window starts from an incumbent: the previous
-    window's uncommitted decisions, then ``seed_policy`` (default :class:`solvers.greedy.GreedySolver`, which
+    window's uncommitted decisions, then ``seed_policy`` (default :class:`solvers.heuristics.greedy.GreedySolver`, which
     takes milliseconds) slot by slot for the window's new slots, so that a window short of time still
     returns a sensible plan. Status ``feasible``: a true
     episode (re-scored by the evaluator) with no optimality claim; its ``bound`` is infinite."""

@@ -49,8 +49,8 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from solvers.learned import curve_path, train_on_instance, write_curve
-    from solvers.rl.td3 import save_checkpoint
+    from solvers.learned.checkpoint import save_checkpoint
+    from solvers.learned.training import curve_path, train_on_instance, write_curve
     from tadp.env import resolve_instance
 
     if args.episodes is not None and args.episodes < 1:

@@ -11,7 +11,7 @@ generator's ranges (``(x - low) / (high - low)``, clipped into [0, 1], the range
 the instance's recorded generator options, :func:`tadp.generator.options_of`), the data
 quality theta and the four cache flags u_l[0], u_l[1], u_e[0], u_e[1] as 0/1. The action is
 eq. (13): 10 numbers per task in [-1, 1], task-major, decoded into a valid decision by
-:mod:`tadp.decoder`; the evaluator judges it (the environment computes no delay).
+:mod:`tadp.decoders`; the evaluator judges it (the environment computes no delay).
 
 Episodes: ``trace="fresh"`` (training) draws a new task trace of the instance's length (or
 ``horizon`` slots) at every reset, from the instance's scenario, with the environment's seeded generator;
@@ -40,10 +40,9 @@ import gymnasium as gym
 import numpy as np
 
 from tadp._malloc import tune_malloc
-from tadp.decoder import FIELDS_PER_TASK, decode_batch
+from tadp.decoders import DECODERS, FIELDS_PER_TASK, decode_actions
 from tadp.errors import TadpInputError
 from tadp.evaluator import evaluate_batch
-from tadp.fit_decoder import decode_fit_batch
 from tadp.generator import GeneratorOptions, draw_trace, generate_instance, load_scenario, options_of, parse_size
 from tadp.instance import Instance, read_instance
 
@@ -51,16 +50,6 @@ from tadp.instance import Instance, read_instance
 OBS_PER_TASK = 7
 TRACES = ("fresh", "replay")
 REWARDS = ("score", "all_or_nothing")
-#: Action decoders: the paper's DCPU (:mod:`tadp.decoder`) and deadline-sized shares (:mod:`tadp.fit_decoder`).
-DECODERS = ("dcpu", "fit")
-
-
-def decode_actions(inst: Instance, decoder: str, actions: np.ndarray, cache_gateway: np.ndarray,
-                   cache_edge: np.ndarray, data: np.ndarray, deadline: np.ndarray) -> Any:
-    """B actions (B, 10N) to a :class:`~tadp.decoder.DecodedBatch` with the named decoder."""
-    if decoder == "fit":
-        return decode_fit_batch(inst, actions, cache_gateway, cache_edge, data, deadline)
-    return decode_batch(inst, actions, cache_gateway, cache_edge, deadline)
 
 
 def _scaled(x: np.ndarray, low_high: tuple[float, float]) -> np.ndarray:
@@ -153,7 +142,7 @@ class TadpEnv(gym.Env):
     (a reset may override it with ``options={"trace": ...}``); ``reward`` ``"score"`` or
     ``"all_or_nothing"``; ``horizon``: slots per episode (default the trace's; fresh traces are
     drawn that long, replay plays the first ``horizon`` slots); ``decoder`` ``"dcpu"`` (the
-    paper's, default) or ``"fit"`` (deadline-sized shares, :mod:`tadp.fit_decoder`);
+    paper's, default) or ``"fit"`` (deadline-sized shares, :mod:`tadp.decoders.fit`);
     ``render_mode`` None or ``"ansi"``.
     """
 
@@ -257,7 +246,7 @@ class TadpEnv(gym.Env):
 class TadpBatchEnv:
     """B episodes of one instance in lockstep: ``reset() -> obs (B, 7N)``, ``step(actions (B, 10N))``.
 
-    One :func:`~tadp.decoder.decode_batch` and one :func:`~tadp.evaluator.evaluate_batch` call
+    One :func:`~tadp.decoders.decode_actions` and one :func:`~tadp.evaluator.evaluate_batch` call
     per step. All B episodes truncate together after T steps; ``step`` then refuses until the
     next ``reset`` (no auto-reset). Same ``trace``, ``reward``, ``horizon`` and ``decoder`` options as
     :class:`TadpEnv`.

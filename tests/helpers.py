@@ -7,7 +7,7 @@ import dataclasses
 
 import numpy as np
 
-from tadp.decoder import ACTION_FIELDS, FIELDS_PER_TASK
+from tadp.decoders import ACTION_FIELDS, FIELDS_PER_TASK
 from tadp.generator import GeneratorOptions, generate_instance
 from tadp.instance import Cache, Instance
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from helpers import action_of, decoder_instances, random_cache
 
-import tadp.decoder as dec
+import tadp.decoders.dcpu as dec
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE
-from tadp.decoder import FIELDS_PER_TASK, decode, decode_batch
+from tadp.decoders import FIELDS_PER_TASK, decode, decode_batch
 from tadp.evaluator import evaluate_batch, evaluate_slot
 from tadp.generator import GeneratorOptions, generate_instance
 from tadp.instance import Cache, Instance

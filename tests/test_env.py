@@ -9,7 +9,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import tadp  # noqa: F401  (registers tadp/TADP-v0)
-from tadp.decoder import FIELDS_PER_TASK, decode
+from tadp.decoders import FIELDS_PER_TASK, decode
 from tadp.env import TadpBatchEnv, TadpEnv
 from tadp.errors import TadpInputError
 from tadp.evaluator import evaluate_slot

@@ -353,7 +353,7 @@ def test_mask_arithmetic_equals_np_where_bit_for_bit(seed: int, monkeypatch: pyt
     and broken decisions alike (shares NaN, +-inf, -0.0, negative, above 1, zero; decoded actions),
     every output of the one is the other's, bit for bit."""
     from tadp import evaluator
-    from tadp.decoder import FIELDS_PER_TASK, decode_batch
+    from tadp.decoders import FIELDS_PER_TASK, decode_batch
 
     rng = np.random.default_rng(seed)
     inst = [generate_instance([35] * 4, seed=seed, slots=3),

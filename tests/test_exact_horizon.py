@@ -15,11 +15,11 @@ from solvers import make_solver
 from solvers.base import solve_episode
 from solvers.exact_data import slot_options
 from solvers.exact_horizon import HorizonSolver, build_horizon_model, horizon_data, solve_horizon, solve_horizon_band
-from solvers.greedy import GreedySolver
+from solvers.heuristics.greedy import GreedySolver
+from solvers.heuristics.random import RandomSolver
 from solvers.horizon_data import GATE_EDGE, GATE_GATEWAY, GATE_NONE, horizon_slot
 from solvers.horizon_enumerate import enumerate_episode
 from solvers.horizon_scale import block_bound, episode_bound, rolling_horizon
-from solvers.learned import RandomSolver
 from tadp.decision import SITE_GATEWAY
 from tadp.evaluator import evaluate_episode
 from tadp.generator import GeneratorOptions, generate_instance

@@ -1,4 +1,4 @@
-"""The ``fit`` decoder (tadp/fit_decoder.py): feasibility and completion for any action, its
+"""The ``fit`` decoder (tadp/decoders/fit.py): feasibility and completion for any action, its
 admission order and fallbacks on hand-checkable cases, and its use by the env and the solvers."""
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from helpers import action_of, decoder_instances, random_cache
 from solvers import make_solver
 from solvers.base import solve_episode
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE
-from tadp.decoder import FIELDS_PER_TASK
+from tadp.decoders import FIELDS_PER_TASK, decode_fit, decode_fit_batch
 from tadp.env import TadpBatchEnv, TadpEnv
 from tadp.errors import TadpInputError
 from tadp.evaluator import evaluate_batch, evaluate_slot
-from tadp.fit_decoder import decode_fit, decode_fit_batch
 from tadp.generator import GeneratorOptions, generate_instance
 from tadp.instance import Cache, Instance
 

@@ -10,7 +10,7 @@ import pytest
 
 from solvers import make_solver
 from solvers.base import solve_episode
-from solvers.greedy import plan
+from solvers.heuristics.greedy import plan
 from tadp.decision import SITE_NONE
 from tadp.errors import TadpInputError
 from tadp.evaluator import evaluate_slot

@@ -12,7 +12,8 @@ import torch
 
 from solvers import make_solver
 from solvers.base import solve_episode
-from solvers.rl.td3 import Td3Config, load_checkpoint, preset, save_checkpoint, train
+from solvers.learned.checkpoint import load_checkpoint, save_checkpoint
+from solvers.learned.td3 import Td3Config, preset, train
 from tadp import cli
 from tadp.env import TadpEnv
 from tadp.errors import TadpInputError
@@ -94,7 +95,8 @@ def test_validation_returns_the_best_validated_actor(inst_2x3) -> None:
 def test_single_observation_fast_path_matches_torch() -> None:
     """One observation on the CPU runs through numpy (sgemv); it equals the torch forward pass up
     to float32 rounding, and follows the actor's weights when they change."""
-    from solvers.rl.td3 import Actor, Policy
+    from solvers.learned.networks import Actor
+    from solvers.learned.policy import Policy
 
     torch.manual_seed(0)
     actor = Actor(21, 30, (64, 48))

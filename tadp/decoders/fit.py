@@ -1,5 +1,5 @@
 """The ``fit`` decoder: the same action (eq. 13) turned into a decision whose shares are sized
-to the deadlines. An option of this project, not the paper's DCPU (:mod:`tadp.decoder`).
+to the deadlines. An option of this project, not the paper's DCPU (:mod:`tadp.decoders.dcpu`).
 
 Why: with DCPU, a task's shares are its weights over the pool's sum, so a task completes
 only if the actor gets the ratios of many weights right at once; a learner that misses
@@ -10,7 +10,7 @@ landscape is one of choices rather than of share ratios. Reports name it
 (``td3`` with ``decoder=fit`` is shown as ``td3-fit``), so it is never confused with the
 paper's scheme.
 
-For one slot, with the action's fields in :data:`tadp.decoder.ACTION_FIELDS` order:
+For one slot, with the action's fields in :data:`tadp.decoders.action.ACTION_FIELDS` order:
 
 1. site = gateway if its field >= 0 else edge; level = heavy if >= 0; each keep flag = 1
    if >= 0 (a NaN field counts as < 0), exactly as DCPU.
@@ -38,11 +38,15 @@ from __future__ import annotations
 import numpy as np
 
 from tadp.decision import SITE_NONE, Decision
-from tadp.decoder import FIELDS_PER_TASK, DecodedBatch
+from tadp.decoders.action import FIELD_INDEX, FIELDS_PER_TASK, DecodedBatch
 from tadp.instance import Cache, Instance
 from tadp.physics import Pools
 from tadp.sizing import decision_of_choice, option_demands, pool_room
 
+#: The action fields of a task's priority (its four weights) and of its keep flags, as slices.
+_WEIGHTS = slice(FIELD_INDEX["uplink"], FIELD_INDEX["compute_edge"] + 1)
+_KEEP_GATEWAY = slice(FIELD_INDEX["keep_gateway_light"], FIELD_INDEX["keep_gateway_heavy"] + 1)
+_KEEP_EDGE = slice(FIELD_INDEX["keep_edge_light"], FIELD_INDEX["keep_edge_heavy"] + 1)
 #: Option index (tadp.sizing.OPTIONS) of (gateway?, heavy?).
 _OPTION = {(True, False): 0, (True, True): 1, (False, False): 2, (False, True): 3}
 
@@ -75,9 +79,9 @@ def _decode(inst: Instance, action: np.ndarray, cache: Cache, data: np.ndarray,
         raise ValueError(f"action: expected shape ({FIELDS_PER_TASK * n},), got {a.shape}")
     a = a.reshape(n, FIELDS_PER_TASK)
     fields = np.where(np.isnan(a), -1.0, np.clip(a, -1.0, 1.0))
-    at_gateway = fields[:, 0] >= 0
-    heavy = fields[:, 1] >= 0
-    priority = fields[:, 2:6].mean(axis=1)
+    at_gateway = fields[:, FIELD_INDEX["site"]] >= 0
+    heavy = fields[:, FIELD_INDEX["level"]] >= 0
+    priority = fields[:, _WEIGHTS].mean(axis=1)
     order = np.argsort(-priority, kind="stable")
 
     pools = Pools(inst.n_gateways)
@@ -117,8 +121,8 @@ def _decode(inst: Instance, action: np.ndarray, cache: Cache, data: np.ndarray,
             break
 
     decision = decision_of_choice(inst, np.asarray(choice), shares)
-    decision.keep_gateway = fields[:, 6:8] >= 0
-    decision.keep_edge = fields[:, 8:10] >= 0
+    decision.keep_gateway = fields[:, _KEEP_GATEWAY] >= 0
+    decision.keep_edge = fields[:, _KEEP_EDGE] >= 0
     return decision, possible.any(axis=1)
 
 

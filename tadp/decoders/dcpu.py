@@ -1,8 +1,8 @@
-"""The action decoder: any action of eq. (13) to a valid decision (spec section 10, DCPU).
+"""The paper's decoder, DCPU: any action of eq. (13) to a valid decision (spec section 10).
 
 An action holds 10 numbers per task in [-1, 1], task-major (task j's fields at
-``10j .. 10j+9``), in the order of :data:`ACTION_FIELDS`. The decoder is the paper's
-DNN caching pool updating subroutine (Algorithm 1, Steps 1-4) made exact:
+``10j .. 10j+9``), in the order of :data:`tadp.decoders.action.ACTION_FIELDS`. The decoder is the
+paper's DNN caching pool updating subroutine (Algorithm 1, Steps 1-4) made exact:
 
 1. site = gateway if its field >= 0 else edge; level = heavy if its field >= 0; each of
    the four keep flags = 1 if its field >= 0.
@@ -25,64 +25,24 @@ the only judge of completion and score.
 :func:`decode_batch` does B actions at once (the RL environment's hot path), in numpy
 only: booleans and gathers from per-instance tables rather than ``np.where``, and the
 capacity check as a vectorised first fit per pool (:func:`_admit`, :func:`_first_fit`).
-Its output is that of the former implementation bit for bit: rows where rounding in a
-different order could decide a placement differently go to the former rounds
-(:func:`_admit_in_order`), and the pool totals of the shares are the same BLAS products.
+Its output equals that of the plain reference decoder (:func:`_decode_few`, with the
+sequential admission rounds of :func:`_admit_in_order`) bit for bit: rows where rounding in
+a different order could decide a placement differently are decided by the reference rounds,
+and the pool totals of the shares are the same BLAS products. The tests hold the two
+against each other.
 """
 
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
 
 import numpy as np
 
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE, Decision
+from tadp.decoders.action import FIELD_INDEX as _F
+from tadp.decoders.action import FIELDS_PER_TASK, DecodedBatch
 from tadp.instance import Cache, Instance
 from tadp.physics import fetch_times, within_deadline
-
-#: The 10 fields of one task's action, in order (eq. 13; spec section 10).
-ACTION_FIELDS = (
-    "site",  # m: >= 0 gateway, < 0 edge
-    "level",  # phi: >= 0 heavy, < 0 light
-    "uplink",  # alpha^l: weight in its gateway's band
-    "bs",  # alpha^e: weight in the BS band (edge tasks)
-    "compute_gateway",  # beta^l: weight in its gateway's compute (gateway tasks)
-    "compute_edge",  # beta^e: weight in the edge compute (edge tasks)
-    "keep_gateway_light",  # omega^{l_0}
-    "keep_gateway_heavy",  # omega^{l_1}
-    "keep_edge_light",  # omega^{e_0}
-    "keep_edge_heavy",  # omega^{e_1}
-)
-FIELDS_PER_TASK = len(ACTION_FIELDS)
-_F = {name: k for k, name in enumerate(ACTION_FIELDS)}
-
-
-@dataclass(eq=False)
-class DecodedBatch:
-    """B decoded decisions; arrays (B, N) or (B, N, 2), as :class:`~tadp.decision.Decision` fields."""
-
-    site: np.ndarray  # int8 codes
-    level: np.ndarray  # int8
-    uplink_share: np.ndarray
-    bs_share: np.ndarray
-    compute_share: np.ndarray
-    keep_gateway: np.ndarray  # (B, N, 2) bool
-    keep_edge: np.ndarray  # (B, N, 2) bool
-    dropped_fetch: np.ndarray  # (B, N) bool: dropped because the model's fetch misses the deadline
-    dropped_cache: np.ndarray  # (B, N) bool: dropped because the site's cache had no room left
-
-    def decision(self, row: int) -> Decision:
-        """Row ``row`` as a :class:`~tadp.decision.Decision`."""
-        return Decision(
-            site=self.site[row].copy(),
-            level=self.level[row].copy(),
-            uplink_share=self.uplink_share[row].copy(),
-            bs_share=self.bs_share[row].copy(),
-            compute_share=self.compute_share[row].copy(),
-            keep_gateway=self.keep_gateway[row].copy(),
-            keep_edge=self.keep_edge[row].copy(),
-        )
 
 
 class _Layout:
@@ -194,7 +154,7 @@ def decode_batch(
         raise ValueError(f"actions: expected shape (B, {FIELDS_PER_TASK * n}), got {actions.shape}")
     b = actions.shape[0]
     fields = actions.reshape(b, n, FIELDS_PER_TASK)
-    if b < _FEW_ROWS:  # a few rows: the former implementation's fewer numpy calls are faster
+    if b < _FEW_ROWS:  # a few rows: the reference decoder's fewer numpy calls are faster
         return _decode_few(inst, lay, fields, np.asarray(cache_gateway, bool), np.asarray(cache_edge, bool),
                            np.asarray(deadline, float))
     cache_gateway = np.ascontiguousarray(cache_gateway, bool)
@@ -273,7 +233,7 @@ def decode_batch(
 
 def _decode_few(inst: Instance, lay: _Layout, fields: np.ndarray, cache_gateway: np.ndarray, cache_edge: np.ndarray,
                 deadline: np.ndarray) -> DecodedBatch:
-    """:func:`decode_batch` as it was first written (np.where, the reference rounds): for a few
+    """The reference decoder (np.where, the reference admission rounds): for a few
     rows, where the number of numpy calls, not their size, sets the time."""
     at_gateway = fields[..., _F["site"]] >= 0.0
     heavy = fields[..., _F["level"]] >= 0.0
@@ -445,7 +405,7 @@ def _admit_rows(lay: _Layout, candidates: np.ndarray, heavy: np.ndarray, at_gate
     return admitted, near
 
 
-#: Below this many rows, :func:`decode_batch` runs the former implementation: its fixed cost is lower.
+#: Below this many rows, :func:`decode_batch` runs the reference decoder: its fixed cost is lower.
 _FEW_ROWS = 4
 
 
@@ -577,4 +537,4 @@ def _admit_in_order(
         room = room - used.reshape(b, n_pools)
 
 
-__all__ = ["ACTION_FIELDS", "FIELDS_PER_TASK", "DecodedBatch", "decode", "decode_batch"]
+__all__ = ["decode", "decode_batch"]

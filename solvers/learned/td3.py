@@ -19,13 +19,10 @@ networks bit for bit.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import itertools
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -34,12 +31,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from solvers.learned.networks import Actor, Critic
+from solvers.learned.policy import Policy
 from tadp.errors import TadpInputError
 
 ALGOS = ("td3", "ddpg")
 CRITIC_LOSSES = ("standard", "paper")
 PRESETS = ("paper", "default")
-CHECKPOINT_FORMAT = "tadp-checkpoint/1"
 
 
 @dataclass(frozen=True)
@@ -147,45 +145,6 @@ def preset(name: str, algo: str = "td3", **changes: Any) -> Td3Config:
     return Td3Config(algo=algo, **{**sizes, **ddpg, **changes})
 
 
-# ============================================================================ networks
-def _mlp(sizes: list[int], output: nn.Module | None) -> nn.Sequential:
-    """Linear layers with ReLU between them, and ``output`` (or nothing) after the last."""
-    layers: list[nn.Module] = []
-    for k, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(n_in, n_out))
-        if k < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    if output is not None:
-        layers.append(output)
-    return nn.Sequential(*layers)
-
-
-class Actor(nn.Module):
-    """pi_theta(s): state -> ReLU hidden layers -> tanh, an action in [-1, 1]^act_dim."""
-
-    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...]) -> None:
-        super().__init__()
-        self.net = _mlp([obs_dim, *hidden, act_dim], None)
-
-    def preactivation(self, obs: torch.Tensor) -> torch.Tensor:
-        """z, the output layer before its tanh."""
-        return self.net(obs)
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.net(obs))
-
-
-class Critic(nn.Module):
-    """Q_omega(s, a): concat(state, action) -> ReLU hidden layers -> one value."""
-
-    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...]) -> None:
-        super().__init__()
-        self.net = _mlp([obs_dim + act_dim, *hidden, 1], None)
-
-    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([obs, action], dim=-1)).squeeze(-1)
-
-
 # ============================================================================ replay buffer
 class ReplayBuffer:
     """D_r: a ring of (s, a, r, s', terminated) transitions; ``a`` is the raw action the actor
@@ -212,74 +171,6 @@ class ReplayBuffer:
         idx = rng.integers(0, self.size, batch)
         return tuple(torch.as_tensor(a[idx], device=device)
                      for a in (self.obs, self.action, self.reward, self.next_obs, self.terminated))
-
-
-# ============================================================================ the policy
-class Policy:
-    """The trained actor as a function: observation (obs_dim,) or (B, obs_dim) -> action(s) in
-    the environment's units (numpy, float32). Deterministic: no exploration noise."""
-
-    def __init__(self, actor: Actor, action_low: np.ndarray, action_high: np.ndarray, device: str = "cpu") -> None:
-        self.actor = actor.eval()
-        self.device = torch.device(device)
-        self.low = np.asarray(action_low, np.float32)
-        self.high = np.asarray(action_high, np.float32)
-
-    def to_env(self, unit_action: np.ndarray) -> np.ndarray:
-        """[-1, 1] -> the environment's Box."""
-        return (self.low + (unit_action + 1.0) * 0.5 * (self.high - self.low)).astype(np.float32)
-
-    def _gemv_layers(self) -> list[tuple[np.ndarray, np.ndarray]] | None:
-        """(weight, bias) of every Linear layer as numpy views of the actor's own float32 CPU
-        parameters (no copy: they follow the actor), or None if the actor is not such a plain MLP."""
-        if self.device.type != "cpu" or not isinstance(self.actor, Actor):
-            return None
-        layers = []
-        for m in self.actor.net:
-            if isinstance(m, nn.Linear):
-                if type(m) is not nn.Linear or m.weight.dtype != torch.float32 or m.bias is None:
-                    return None
-                layers.append((m.weight.detach().numpy(), m.bias.detach().numpy()))
-            elif not isinstance(m, nn.ReLU):
-                return None
-        return layers
-
-    def unit(self, obs: np.ndarray) -> np.ndarray:
-        """The actor's raw output in [-1, 1].
-
-        One observation on the CPU runs as matrix-vector products in numpy (OpenBLAS sgemv on the
-        actor's own float32 weights, fp32 throughout): a batch-1 forward pass only streams the
-        weights once, and OpenBLAS's sgemv does that about 1.7x faster than torch's batch-1 path
-        (paper preset at 10x35: 3.6 against 6.2 ms). Results equal torch's up to the order of
-        float32 additions. Batches, GPUs and quantised actors go through torch."""
-        x = np.asarray(obs, np.float32)
-        single = x.ndim == 1
-        layers = self._gemv_layers() if single else None
-        if layers is not None:
-            h = x
-            for k, (weight, bias) in enumerate(layers):
-                h = weight @ h
-                h += bias
-                if k < len(layers) - 1:
-                    np.maximum(h, 0.0, out=h)
-            return np.tanh(h)
-        with torch.inference_mode():
-            out = self.actor(torch.as_tensor(x[None] if single else x, device=self.device)).cpu().numpy()
-        return out[0] if single else out
-
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        return self.to_env(self.unit(obs))
-
-    def int8(self) -> Policy:
-        """A copy whose actor runs with int8 weights (torch dynamic quantisation, CPU only): about
-        4x less memory traffic per inference, actions within about 1e-3 of the float actor's."""
-        import warnings
-
-        with warnings.catch_warnings():  # torch marks the eager-mode API deprecated; 2.13 still ships it
-            warnings.simplefilter("ignore")
-            quantized = torch.ao.quantization.quantize_dynamic(
-                copy.deepcopy(self.actor).cpu(), {nn.Linear}, dtype=torch.qint8)
-        return Policy(quantized, self.low, self.high, "cpu")
 
 
 @dataclass(eq=False)
@@ -453,64 +344,3 @@ def train(
                        extra)
 
 
-# ============================================================================ checkpoints
-def save_checkpoint(path: str | os.PathLike[str], result: TrainResult, extra: dict[str, Any] | None = None) -> None:
-    """Write a torch file: format, config, sizes, action bounds, actor and critic state dicts,
-    the learning curve and ``extra`` facts (instance name, training seconds...). Target networks
-    and optimiser moments are not saved: a checkpoint serves inference, not resumed training."""
-    doc = {
-        "format": CHECKPOINT_FORMAT,
-        "config": dataclasses.asdict(result.config),
-        "obs_dim": result.obs_dim,
-        "act_dim": result.act_dim,
-        "action_low": [float(x) for x in result.policy.low],
-        "action_high": [float(x) for x in result.policy.high],
-        "actor": {k: v.detach().cpu() for k, v in result.policy.actor.state_dict().items()},
-        "critics": [{k: v.detach().cpu() for k, v in c.state_dict().items()} for c in result.critics],
-        "curve": result.curve,
-        "train_seconds": result.seconds,
-        "steps": result.steps,
-        "extra": {**result.extra, **(extra or {})},
-    }
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")  # readers never see a half-written file
-    torch.save(doc, partial)
-    os.replace(partial, target)
-
-
-def load_checkpoint(path: str | os.PathLike[str], device: str = "cpu") -> TrainResult:
-    """Read a checkpoint written by :func:`save_checkpoint` onto ``device`` (its ``extra`` facts in
-    :attr:`TrainResult.extra`)."""
-    doc = _read(path)
-    values = dict(doc["config"])
-    values["actor_hidden"] = tuple(values["actor_hidden"])
-    values["critic_hidden"] = tuple(values["critic_hidden"])
-    values["device"] = device
-    known = {f.name for f in dataclasses.fields(Td3Config)}
-    cfg = Td3Config(**{k: v for k, v in values.items() if k in known})
-    on = torch_device(device)
-    obs_dim, act_dim = int(doc["obs_dim"]), int(doc["act_dim"])
-    actor = Actor(obs_dim, act_dim, cfg.actor_hidden)
-    actor.load_state_dict(doc["actor"])
-    critics = []
-    for state in doc["critics"]:
-        critic = Critic(obs_dim, act_dim, cfg.critic_hidden)
-        critic.load_state_dict(state)
-        critics.append(critic.to(on))
-    policy = Policy(actor.to(on), np.array(doc["action_low"]), np.array(doc["action_high"]), device)
-    return TrainResult(cfg, policy, critics, obs_dim, act_dim, list(doc["curve"]), float(doc["train_seconds"]),
-                       int(doc["steps"]), dict(doc["extra"]))
-
-
-def _read(path: str | os.PathLike[str]) -> dict[str, Any]:
-    source = os.fspath(path)
-    try:
-        doc = torch.load(source, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise TadpInputError(source, None, "no such checkpoint file") from None
-    except Exception as exc:  # torch raises many kinds on a file that is not its own
-        raise TadpInputError(source, None, f"not a readable torch checkpoint ({type(exc).__name__}: {exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
-        raise TadpInputError(source, "format", f"expected a {CHECKPOINT_FORMAT} checkpoint")
-    return doc

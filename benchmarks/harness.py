@@ -20,7 +20,6 @@ and figures from the rows alone (:mod:`benchmarks.report`).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -401,107 +400,34 @@ def run_benchmark(cfg: BenchConfig, run_dir: Path, *, workers: int = 1, dask_sch
     return run_dir
 
 
-# =============================================================================== CLI
-def build_parser() -> argparse.ArgumentParser:
-    from tadp.cli import _Parser, positive
-
-    d = BenchConfig(sizes=())
-    p = _Parser(prog="tadp-bench", description="Run the benchmark: exact optima and every solver on the same "
-                "instances, optimality gaps, times, tables and figures. Rerun the same command to resume.")
-    what = p.add_argument_group("what to run")
-    what.add_argument("--sizes", required=True, help="comma-separated sizes, e.g. 2x5,10x35 (GxK or K1-K2-...)")
-    what.add_argument("--scenario", default=d.scenario, help="paper, scarce (default) or a scenario file")
-    what.add_argument("--instances", type=positive(int), default=d.instances, help=f"instances per size ({d.instances})")
-    what.add_argument("--slots", type=positive(int), default=d.slots, help=f"slots per trace ({d.slots})")
-    what.add_argument("--solvers", default=",".join(d.solvers), help="comma-separated solver names (default: all)")
-    what.add_argument("--seed", type=int, default=d.seed, help=f"base seed ({d.seed})")
-    budget = p.add_argument_group("budgets")
-    budget.add_argument("--time-limit", type=positive(float), default=d.time_limit,
-                        help=f"seconds per exact slot solve ({d.time_limit:g})")
-    budget.add_argument("--train-episodes", type=positive(int), default=d.train_episodes,
-                        help=f"training episodes for td3 and ddpg ({d.train_episodes})")
-    budget.add_argument("--train-steps", type=positive(int), default=d.train_steps,
-                        help=f"slots per training episode ({d.train_steps})")
-    budget.add_argument("--horizon-time-limit", type=float, default=d.horizon_time_limit,
-                        help=f"seconds for the clairvoyant episode bound per instance, 0 skips it "
-                        f"({d.horizon_time_limit:g})")
-    budget.add_argument("--preset", choices=("default", "paper"), default=d.preset, help="TD3/DDPG network sizes")
-    budget.add_argument("--quick", action="store_true",
-                        help="tiny budgets for trying things out (2 slots, 2 s limits, 2 short training episodes)")
-    where = p.add_argument_group("where")
-    where.add_argument("--out", help="run folder (default results/<run-id>/); rerun into it to resume")
-    where.add_argument("--workers", type=positive(int), default=DEFAULT_WORKERS,
-                       help=f"local worker processes ({DEFAULT_WORKERS}: the cores of this machine, at most 2)")
-    where.add_argument("--dask-scheduler", metavar="ADDRESS", help="send cells to this Dask scheduler")
-    where.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return p
-
-
-def config_from_args(args: argparse.Namespace, given: Sequence[str]) -> BenchConfig:
-    from solvers import REGISTRY
-
-    sizes = tuple(s.strip() for s in args.sizes.split(",") if s.strip())
+# =============================================================================== configuration
+def make_config(sizes: Sequence[str], solvers: Sequence[str] | None = None, **values: Any) -> BenchConfig:
+    """A validated :class:`BenchConfig`: sizes parsed and written as labels (``GxK`` or ``K1-K2-...``),
+    solvers known to the registry, the scenario readable, budgets in range; every problem is a
+    :class:`~tadp.errors.TadpInputError` naming the option."""
     if not sizes:
         raise TadpInputError("argument", "--sizes", "no size given")
-    for s in sizes:
-        parse_size(s, field_name="--sizes")
-    solvers = tuple(s.strip() for s in args.solvers.split(",") if s.strip())
-    for name in solvers:
+    labels = tuple(size_label(parse_size(s, field_name="--sizes")) for s in sizes)
+    names = benchmark_solvers() if solvers is None else tuple(solvers)
+    for name in names:
         if name not in REGISTRY:
             raise TadpInputError("argument", "--solvers", f"unknown solver {name!r} (known: {', '.join(REGISTRY)})")
-    if not solvers:
+    if not names:
         raise TadpInputError("argument", "--solvers", "no solver given")
-    load_scenario(args.scenario)  # fails early with a clear message
-    values: dict[str, Any] = {
-        "sizes": tuple(size_label(parse_size(s)) for s in sizes), "scenario": args.scenario,
-        "instances": args.instances, "slots": args.slots, "solvers": solvers, "time_limit": args.time_limit,
-        "train_episodes": args.train_episodes, "train_steps": args.train_steps, "preset": args.preset,
-        "seed": args.seed, "horizon_time_limit": args.horizon_time_limit,
-    }
-    if args.horizon_time_limit < 0:
-        raise TadpInputError("argument", "--horizon-time-limit", f"must be >= 0, got {args.horizon_time_limit}")
-    if args.quick:  # quick budgets, unless an option was given explicitly
-        for key, value in QUICK.items():
-            flag = "--" + key.replace("_", "-")
-            if not any(a == flag or a.startswith(flag + "=") for a in given):
-                values[key] = value
-    return BenchConfig(**values)
+    load_scenario(values.get("scenario", "scarce"))  # fails early with a clear message
+    if values.get("horizon_time_limit", 0.0) < 0:
+        raise TadpInputError("argument", "--horizon-time-limit",
+                             f"must be >= 0, got {values['horizon_time_limit']}")
+    return BenchConfig(sizes=labels, solvers=names, **values)
 
 
 def default_run_dir(cfg: BenchConfig) -> Path:
+    """``results/<sizes>-<scenario>-<hash of the options>/``: one folder per distinct run."""
     digest = hashlib.sha1(json.dumps(cfg.to_json(), sort_keys=True).encode()).hexdigest()[:8]
     return Path("results") / f"{'_'.join(cfg.sizes)}-{Path(cfg.scenario).stem}-{digest}"
 
 
-def main(argv: Sequence[str]) -> int:
-    args = build_parser().parse_args(list(argv))
-    cfg = config_from_args(args, argv)
-    run_dir = Path(args.out) if args.out else default_run_dir(cfg)
-    workers = 1 if args.dask_scheduler else args.workers
+def announce(cfg: BenchConfig, run_dir: Path) -> None:
+    """One line on stderr: what the run does and where it lands."""
     _say(f"tadp-bench: sizes {', '.join(cfg.sizes)}, scenario {cfg.scenario}, solvers {', '.join(cfg.solvers)}, "
          f"{cfg.instances} instance(s) x {cfg.slots} slots; run folder {run_dir}")
-    from tadp._malloc import tune_malloc
-
-    tune_malloc()
-    run_benchmark(cfg, run_dir, workers=workers, dask_scheduler=args.dask_scheduler, argv=argv,
-                  progress=not args.no_progress)
-    return 0
-
-
-# `tadp-bench report RUN_DIR` lives here too, so the CLI table has one module per concern.
-def add_parser(sub: Any, name: str) -> None:
-    p = sub.add_parser("report", help="rebuild tables and figures of a run folder from its rows",
-                       description="Rebuild every table (Markdown, LaTeX, CSV) and figure (PNG, PDF) of a run "
-                       "folder from rows.csv, references.csv and curves/ alone.")
-    p.add_argument("run_dir", help="a folder written by tadp-bench --sizes ...")
-    p.set_defaults(func=_run_report)
-
-
-def _run_report(args: argparse.Namespace) -> int:
-    from benchmarks.report import write_report
-
-    run_dir = Path(args.run_dir)
-    if not (run_dir / "rows.csv").is_file():
-        raise TadpInputError(str(run_dir), "rows.csv", "not a run folder (no rows.csv)")
-    write_report(run_dir, echo=True)
-    return 0

@@ -152,6 +152,34 @@ class Solver(ABC):
         """Provenance for solution files and result rows: name and options."""
         return {"name": self.name, "options": dict(self.options)}
 
+    def solve_trace(self, inst: Instance, n_slots: int, *, time_limit: float, seed: int = 0,
+                    on_slot: Callable[[int, SolveResult], None] | None = None) -> TraceResult:
+        """Slots 0..n_slots-1 of ``inst`` as an episode (the cache chained by C7): by default one
+        :meth:`solve` per slot (``time_limit`` each), :func:`solve_episode`. A solver whose answer is a
+        whole episode (the clairvoyant horizon optimum) overrides this."""
+        started = time.perf_counter()
+        solution, results = solve_episode(self, inst, n_slots, time_limit=time_limit, seed=seed, on_slot=on_slot)
+        errors = [f"slot {k}: error: {r.info.get('error')}" for k, r in enumerate(results) if r.status == "error"]
+        return TraceResult(solution, [r.score for r in results], "error" if errors else "feasible", None,
+                           time.perf_counter() - started, errors)
+
+
+@dataclass(eq=False)
+class TraceResult:
+    """A solver's answer for slots 0..n-1 of a trace, re-scored by the evaluator."""
+
+    solution: Solution  # an episode-mode tadp-solution/1
+    slot_scores: list[float]  # the evaluator's score of every slot
+    status: str  # the episode's status (a whole-episode solver's), else "error" if any slot erred, else "feasible"
+    bound: float | None  # a valid bound on the mean slot score, from a whole-episode solver; None otherwise
+    time_s: float  # wall seconds, all slots
+    errors: list[str] = field(default_factory=list)  # one line per slot (or episode) the evaluator contradicts
+
+    @property
+    def score(self) -> float:
+        """The episode score: the mean slot score."""
+        return sum(self.slot_scores) / len(self.slot_scores) if self.slot_scores else 0.0
+
 
 def load_solver_class(path: str) -> type[Solver]:
     module, _, attr = path.partition(":")

@@ -42,7 +42,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
-from solvers.base import Solver, SolveResult, finish
+from solvers.base import Solver, SolveResult, TraceResult, finish
 from solvers.enumerate import (
     FEASIBLE,
     INFEASIBLE,
@@ -1370,6 +1370,14 @@ class HorizonSolver(Solver):
         """Slots 0 .. n_slots-1 as an episode-mode solution (:func:`horizon_solution`) and the result."""
         result = self.solve_horizon(inst, n_slots, time_limit=time_limit, seed=seed)
         return horizon_solution(inst, result, self.describe()), result
+
+    def solve_trace(self, inst: Instance, n_slots: int, *, time_limit: float, seed: int = 0,
+                    on_slot: Callable[[int, SolveResult], None] | None = None) -> TraceResult:
+        """The clairvoyant optimum of slots 0..n_slots-1 as one episode (``time_limit`` for the whole
+        horizon; ``on_slot`` is not called: the slots are decided together)."""
+        solution, result = self.solve_horizon_solution(inst, n_slots, time_limit=time_limit, seed=seed)
+        errors = [f"episode: error: {result.info.get('error')}"] if result.status == "error" else []
+        return TraceResult(solution, list(result.slot_scores), result.status, result.bound, result.time_s, errors)
 
     def solve(self, inst: Instance, slot: int, cache: Cache, *, time_limit: float, seed: int = 0) -> SolveResult:
         started = time.perf_counter()

@@ -1,8 +1,10 @@
 """tadp-bench: the TADP problem of Zhang et al. (IEEE TVT 2021) and how far solvers are from its optimum.
 
-The package ``tadp`` holds the problem itself: the instance format and generator, the
-evaluator (the one judge of feasibility and score), the solution format, the
-Gymnasium environment and the command line.
+The package ``tadp`` holds the problem itself: the file formats (instance, solution), the
+generator, the physics (the one module that turns rates into times), the evaluator (the one
+judge of feasibility and score), the action decoders and the Gymnasium environment. It
+imports nothing from the layers above it (``solvers``, ``benchmarks``); docs/architecture.md
+draws the map.
 """
 
 __version__ = "0.1.0"

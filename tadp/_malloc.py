@@ -2,8 +2,8 @@
 
 The evaluator's batch path allocates many arrays of about 0.2 MB (64 slots x 350 tasks
 x 8 bytes). With glibc's defaults such blocks are mmap-ed and unmapped, or the heap is
-trimmed, on every call, and the page faults double the evaluator's time (measured by
-``benchmarks/bench_foundation.py``). Raising the mmap and trim thresholds keeps the memory
+trimmed, on every call, and the page faults can cost as much as the arithmetic
+(docs/measurements.md). Raising the mmap and trim thresholds keeps the memory
 in the process. It changes no result, only speed; it is a no-op where glibc is absent.
 """
 

@@ -219,6 +219,31 @@ def load_scenario(name_or_path: str) -> GeneratorOptions:
     return options_from_mapping(values, str(path))
 
 
+def scenario_options(
+    scenario: str = "scarce",
+    *,
+    resource_scale: float | None = None,
+    density_scaling: bool | None = None,
+    warm_cache: bool | None = None,
+    overrides: Mapping[str, float] | None = None,
+) -> GeneratorOptions:
+    """The options of ``scenario`` (:func:`load_scenario`) with the given changes on top (None: the
+    scenario's own); ``overrides`` are added to the scenario's. Validated."""
+    opts = load_scenario(scenario)
+    changes: dict[str, Any] = {}
+    if resource_scale is not None:
+        changes["resource_scale"] = resource_scale
+    if density_scaling is not None:
+        changes["density_scaling"] = density_scaling
+    if warm_cache is not None:
+        changes["warm_cache"] = warm_cache
+    if overrides:
+        changes["overrides"] = {**opts.overrides, **overrides}
+    opts = dataclasses.replace(opts, **changes)
+    validate_options(opts)
+    return opts
+
+
 _SIZE_GRID = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
 _SIZE_LIST = re.compile(r"^\s*\d+(\s*[-,]\s*\d+)*\s*$")
 

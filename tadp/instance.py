@@ -243,8 +243,24 @@ def _kind(value: Any) -> str:
     return {dict: "an object", list: "an array", str: "a string"}.get(type(value), repr(value))
 
 
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not allowed in JSON input")
+class _BareConstant:
+    """A bare ``NaN``, ``Infinity`` or ``-Infinity`` token met while parsing: kept as a marker so that
+    the field holding it can be named (JSON has no such numbers, spec section 9)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+
+def _find_constant(value: Any, path: str = "") -> tuple[str, str] | None:
+    """(path, token) of the first bare constant in a decoded document, in document order."""
+    if isinstance(value, _BareConstant):
+        return path, value.token
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _find_constant(item, _join(path, key) if isinstance(key, str) else f"{path}[{key}]")
+        if found is not None:
+            return found
+    return None
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
@@ -266,9 +282,13 @@ def load_json(path: str | os.PathLike[str]) -> Any:
     except UnicodeDecodeError:
         raise TadpInputError(source, None, "not UTF-8 text") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+        doc = json.loads(text, parse_constant=_BareConstant, object_pairs_hook=_no_duplicates)
     except ValueError as exc:
         raise TadpInputError(source, None, f"not valid JSON ({exc})") from None
+    found = _find_constant(doc)
+    if found is not None:
+        raise TadpInputError(source, found[0] or None, f"{found[1]} is not allowed (JSON numbers must be finite)")
+    return doc
 
 
 def read_instance(path: str | os.PathLike[str]) -> Instance:

@@ -1,7 +1,6 @@
 """Deadline-sized shares: the smallest shares that let a task meet its deadline, per option.
 
-Shared by the greedy heuristic (:mod:`solvers.heuristics.greedy`) and the ``fit`` decoder
-(:mod:`tadp.fit_decoder`). For every task and each of its four options (gateway or edge,
+Shared by the ``fit`` decoder (:mod:`tadp.decoders.fit`) and the solvers' greedy heuristic. For every task and each of its four options (gateway or edge,
 light or heavy), with the model's fetch time from the slot's start cache
 (:func:`tadp.physics.fetch_times`; every time comes from :mod:`tadp.physics`):
 

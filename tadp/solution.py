@@ -228,3 +228,25 @@ def report_json(scored: list[ScoredSlot]) -> dict[str, Any]:
     score = float(np.mean([s.outcome.score for s in scored])) if scored else 0.0
     return _clean({"score": score, "slots": slots})
 
+
+def report_text(inst: Instance, sol: Solution, scored: list[ScoredSlot]) -> str:
+    """The ``evaluate`` table: per slot the evaluator's score and completion, feasibility and the
+    claim beside it, every violation and every contradicted claim; the mean score last."""
+    solver = sol.solver.get("name", "?") if isinstance(sol.solver, dict) else "?"
+    lines = [f"instance {inst.name}  solver {solver}  mode {sol.mode}  slots {len(scored)}",
+             f"{'slot':>5} {'score':>10} {'completion':>10} {'feasible':>8} {'claimed':>10} {'claim':>6}"]
+    for s in scored:
+        claimed = (s.entry.claimed or {}).get("objective")
+        claimed_txt = f"{claimed:.6f}" if isinstance(claimed, (int, float)) else "-"
+        lines.append(f"{s.entry.slot:>5} {s.outcome.score:>10.6f} {s.outcome.completion:>10.3f} "
+                     f"{'yes' if s.outcome.feasible else 'NO':>8} {claimed_txt:>10} {'ok' if s.claim_ok else 'FAIL':>6}")
+        lines += [f"      violation: {v}" for v in s.outcome.violations]
+        lines += [f"      claim: {problem}" for problem in s.claim_problems]
+    lines.append(f"mean score {report_json(scored)['score']:.6f}")
+    return "\n".join(lines)
+
+
+def all_hold(scored: list[ScoredSlot]) -> bool:
+    """Every slot feasible and every claim upheld by the evaluator."""
+    return all(s.outcome.feasible and s.claim_ok for s in scored)
+

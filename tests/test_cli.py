@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import decision, tiny_doc
 
-from tadp.cli import main
+from benchmarks.cli import main
 from tadp.decision import Decision
 from tadp.instance import instance_from_json, read_instance, write_instance
 from tadp.solution import SlotEntry, Solution, read_solution, solution_to_json, write_solution
@@ -160,10 +160,27 @@ def test_bad_instance_files(tmp_path: Path, capsys: pytest.CaptureFixture[str], 
 
 
 def test_nan_instance_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bare NaN is refused in one line that names the file and the field, with exit status 2."""
     path = tmp_path / "nan.json"
     path.write_text(json.dumps(tiny_doc()).replace("2000000.0", "NaN", 1))
     assert main(["evaluate", str(path), str(path)]) == 2
-    assert "NaN is not allowed" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{path}: network.B_e: NaN is not allowed" in err
+
+
+def test_unwritable_output_folder_exit_2_before_any_work(tiny_file: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A run folder or output file whose folder cannot be created: one line naming it, exit 2, no traceback,
+    and no work done (the benchmark would otherwise train and solve first)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["--sizes", "2x5", "--out", str(blocker / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err and str(blocker / "run") in err and "Traceback" not in err
+    assert main(["solve", str(tiny_file), "--solver", "greedy", "-o", str(blocker / "sol.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--output" in err and str(blocker) in err
+    assert main(["generate", "--size", "2x5", "-o", str(blocker / "x.json")]) == 2
 
 
 def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

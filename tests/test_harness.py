@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from benchmarks import harness
+from benchmarks.cli import main
 from benchmarks.harness import BenchConfig, run_benchmark
 from solvers import benchmark_solvers
-from tadp.cli import main
 
 #: Columns that legitimately differ between two runs of the same cells (wall-clock times).
 TIME_COLUMNS = ["time_s", "train_s", "opt_time_s"]

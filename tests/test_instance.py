@@ -55,12 +55,23 @@ def test_wrong_length() -> None:
     _reject(doc, "slots[2].deadline", "expected 2 entries")
 
 
-def test_nan_and_infinity_are_rejected(tmp_path: Path) -> None:
-    text = json.dumps(tiny_doc()).replace('"gamma": 4.0', '"gamma": NaN')
+@pytest.mark.parametrize(("old", "new", "field"), [
+    ('"gamma": 4.0', '"gamma": NaN', "devices[0].gamma"),
+    ('"B": 1000000.0', '"B": Infinity', "gateways[0].B"),
+    ('"deadline": [2.0, 1.0]', '"deadline": [2.0, -Infinity]', "slots[0].deadline[1]"),
+    ('"provenance"', '"provenance"', None),  # no constant: reads
+])
+def test_nan_and_infinity_are_rejected_where_they_are(tmp_path: Path, old: str, new: str, field: str | None) -> None:
+    """A bare NaN or Infinity token is refused, and the message names the field that holds it."""
+    text = json.dumps(tiny_doc()).replace(old, new, 1)
     path = tmp_path / "nan.json"
     path.write_text(text)
-    with pytest.raises(TadpInputError, match="NaN is not allowed"):
+    if field is None:
         read_instance(path)
+        return
+    with pytest.raises(TadpInputError, match="is not allowed") as err:
+        read_instance(path)
+    assert err.value.field == field and err.value.source == str(path)
 
 
 @pytest.mark.parametrize("value", [0, -1.5])

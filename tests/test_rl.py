@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks import cli
 from solvers import make_solver
 from solvers.base import solve_episode
 from solvers.learned.checkpoint import load_checkpoint, save_checkpoint
 from solvers.learned.td3 import Td3Config, preset, train
-from tadp import cli
 from tadp.env import TadpEnv
 from tadp.errors import TadpInputError
 from tadp.generator import generate_instance
@@ -188,7 +188,6 @@ def test_random_solver_is_seeded(inst_2x3) -> None:
 
 def test_train_command(tmp_path, monkeypatch, capsys) -> None:
     """`tadp-bench train` writes a checkpoint and its curve; bad input exits with status 2."""
-    monkeypatch.setitem(cli.COMMANDS, "train", "solvers.train_command")
     out = tmp_path / "ckpt" / "ddpg.pt"
     rc = cli.main(["train", "--size", "2x3", "--algo", "ddpg", "--episodes", "2", "--warmup", "50", "--quiet",
                    "-o", str(out)])

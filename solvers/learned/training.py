@@ -38,6 +38,14 @@ def write_curve(path: str | os.PathLike[str], rows: list[dict[str, float]]) -> N
         writer.writerows(rows)
 
 
+def curve_summary(rows: list[dict[str, float]], last: int = 10) -> tuple[float, float]:
+    """Mean slot score and completion ratio over the last ``last`` episodes of a learning curve."""
+    tail = rows[-last:]
+    if not tail:
+        return 0.0, 0.0
+    return sum(r["score"] for r in tail) / len(tail), sum(r["completion"] for r in tail) / len(tail)
+
+
 def set_torch_threads(threads: int | None) -> None:
     """Torch's and numpy's OpenBLAS CPU thread counts (None: the libraries' defaults). One thread by
     default: the networks are small, and several spinning threads on a busy 2-core machine made a
@@ -121,5 +129,5 @@ def train_on_instance(
     return result
 
 
-__all__ = ["CURVE_COLUMNS", "VALIDATION_SEED", "curve_path", "set_torch_threads", "train_on_instance", "validator",
+__all__ = ["CURVE_COLUMNS", "VALIDATION_SEED", "curve_path", "curve_summary", "set_torch_threads", "train_on_instance", "validator",
            "write_curve"]

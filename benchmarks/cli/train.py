@@ -15,6 +15,8 @@ import argparse
 import sys
 from typing import Any
 
+from benchmarks.cli.common import output_file
+from tadp.decoders import DECODERS
 from tadp.errors import TadpInputError
 
 
@@ -32,7 +34,7 @@ def add_parser(sub: Any, name: str) -> None:
     algo.add_argument("--algo", choices=("td3", "ddpg"), default="td3", help="algorithm (default td3)")
     algo.add_argument("--preset", choices=("default", "paper"), default="default",
                       help="network sizes: default (CPU-sized) or paper (Table IV); default: default")
-    algo.add_argument("--decoder", choices=("dcpu", "fit"), default="dcpu",
+    algo.add_argument("--decoder", choices=DECODERS, default="dcpu",
                       help="action decoder: dcpu (the paper's, default) or fit (deadline-sized shares; the "
                       "checkpoint then serves --solver td3-fit / ddpg-fit)")
     algo.add_argument("--episodes", type=int, help="training episodes (default 300)")
@@ -45,12 +47,12 @@ def add_parser(sub: Any, name: str) -> None:
                       help="torch CPU threads (default 1: faster for these networks on a shared 2-core machine)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("-o", "--output", required=True, help="checkpoint file to write (e.g. td3-2x5.pt)")
-    p.set_defaults(func=run_train)
+    p.set_defaults(func=run)
 
 
-def run_train(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from solvers.learned.checkpoint import save_checkpoint
-    from solvers.learned.training import curve_path, train_on_instance, write_curve
+    from solvers.learned.training import curve_path, curve_summary, train_on_instance, write_curve
     from tadp.env import resolve_instance
 
     if args.episodes is not None and args.episodes < 1:
@@ -60,17 +62,16 @@ def run_train(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise TadpInputError("argument", "--seed", f"must be non-negative, got {args.seed}")
     inst = resolve_instance(args.instance, args.size, args.instance_seed, scenario=args.scenario)
+    output = output_file(args.output, "--output")
     result = train_on_instance(
         inst, algo=args.algo, preset_name=args.preset, seed=args.seed, progress=not args.quiet,
         episodes=args.episodes, device=args.device, critic_loss=args.critic_loss, learning_starts=args.warmup,
         threads=args.threads, decoder=args.decoder,
     )
-    save_checkpoint(args.output, result)
-    curve = curve_path(args.output)
+    save_checkpoint(output, result)
+    curve = curve_path(output)
     write_curve(curve, result.curve)
-    last = result.curve[-10:]
-    score = sum(r["score"] for r in last) / len(last)
-    completion = sum(r["completion"] for r in last) / len(last)
+    score, completion = curve_summary(result.curve)
     print(f"wrote {args.output} and {curve}: {args.algo} ({args.preset}, {args.decoder} decoder, "
           f"critic loss {result.config.critic_loss}) "
           f"on {inst.name}, {len(result.curve)} episodes in {result.seconds:.1f} s; last 10 episodes: "

@@ -125,131 +125,161 @@ def evaluate_batch(
 
     ``data``/``deadline``/``noisy`` (B, N) replace the trace's tasks when given (the RL
     environment's freshly drawn traces); ``slots`` is then ignored.
+
+    Masks as 0/1 floats instead of ``np.where`` compute the very same numbers (x * 1 = x,
+    x * 0 = +0 for finite x >= +0; ``_Static.exact_select``) and are several times faster on large
+    batches (on small ones ``np.where``'s fewer calls win): that is the ``vector`` path. The ``fast``
+    path adds what only holds in the usual case, every share in [+0, 1] and every data size finite
+    and > 0: unused pools' zero shares then make exactly the infinite delays that ``np.where``
+    would write (a share of 0: an infinite delay).
     """
     st = _static(inst)
     if data is None:
         slots = np.asarray(slots)
         data, deadline, noisy = inst.data[slots], inst.deadline[slots], inst.noisy[slots]
-    assert deadline is not None and noisy is not None  # given together with data
+    if deadline is None or noisy is None:
+        raise ValueError("evaluate_batch: data, deadline and noisy are given together")
     data = np.asarray(data)
-    site = np.asarray(site)
-    heavy = np.asarray(level) == 1
-    at_gateway = site == SITE_GATEWAY
-    at_edge = site == SITE_EDGE
-    served = at_gateway | at_edge
+    m = _Sites(np.asarray(site), np.asarray(level) == 1)
     cache_gateway = np.asarray(cache_gateway, bool)
     cache_edge = np.asarray(cache_edge, bool)
-
-    # --- shares of the pools each task uses (others ignored): rows uplink, BS band, compute ---
-    # Masks as 0/1 floats instead of np.where compute the very same numbers (x * 1 = x, x * 0 = +0
-    # for finite x >= +0; _Static.exact_select) and are several times faster on large batches (on
-    # small ones np.where's fewer calls win). The fast path adds what only holds in the usual case,
-    # every share in [+0, 1] and every data size finite and > 0: unused pools' zero shares then
-    # make exactly the infinite delays that np.where would write (a share of 0: an infinite delay).
     vector = st.exact_select and data.size >= _VECTOR_MIN
-    fast = vector and all(_in_unit_interval(x, site.shape) for x in (uplink_share, bs_share, compute_share)) and bool(
+    fast = vector and all(_in_unit_interval(x, m.site.shape) for x in (uplink_share, bs_share, compute_share)) and bool(
         data.dtype == np.float64 and data.min(initial=np.inf) > 0.0 and data.max(initial=0.0) < np.inf)
-    if fast:
-        used = np.empty(served.shape[:-1] + (3, served.shape[-1]))  # (B, 3, N)
-        for k, (share, uses) in enumerate(((uplink_share, served), (bs_share, at_edge), (compute_share, served))):
-            np.multiply(share, uses.view(np.uint8), out=used[..., k, :])
-        in_range = np.ones(used.shape[:-2], bool)  # every share lies in [0, 1]
-        clamped = used
-    else:
-        shares = np.stack([uplink_share, bs_share, compute_share], axis=-2).astype(float, copy=False)
-        uses = np.stack([served, at_edge, served], axis=-2)
-        used = np.where(uses, shares, 0.0)  # (B, 3, N)
-        # C4/C5 ranges 0 <= alpha, beta <= 1 (NaN fails both comparisons)
-        in_range = (used.min(axis=(-1, -2)) >= -SHARE_TOL) & (used.max(axis=(-1, -2)) <= 1.0 + SHARE_TOL)
-        clamped = np.clip(used, 0.0, 1.0)  # shares clamped into [0, 1] after the range check
 
-    # --- per-task quantities of the chosen model n = level ---
-    noisy_b = np.asarray(noisy) == 1
-    acc = st.accuracy
-    light = ~heavy
-    if vector:  # gathers from the per-task tables: S[j][n], Q[j][n], U[j][quality][n]
-        by_level = st.base2 + heavy.view(np.uint8)
-        size, work = np.take(st.size_table, by_level), np.take(st.work_table, by_level)
-        accuracy = np.take(st.accuracy_table, st.base4 + (noisy_b.view(np.uint8) << 1 | heavy.view(np.uint8)))  # eq. 10
-    else:
-        size = np.where(heavy, st.size[1], st.size[0])
-        work = np.where(heavy, st.work[1], st.work[0])
-        accuracy = np.where(  # U_j, eq. (10)
-            heavy, np.where(noisy_b, acc[1][1], acc[0][1]), np.where(noisy_b, acc[1][0], acc[0][0])
-        )
-    if vector:  # on contiguous copies of the levels' flags (strided boolean operations are slow)
-        resident_gw, resident_edge = ((np.ascontiguousarray(flags[..., 1]) & heavy)
-                                      | (np.ascontiguousarray(flags[..., 0]) & light)
-                                      for flags in (cache_gateway, cache_edge))
-    else:
-        resident_gw = np.where(heavy, cache_gateway[..., 1], cache_gateway[..., 0])
-        resident_edge = np.where(heavy, cache_edge[..., 1], cache_edge[..., 0])
+    used, clamped, in_range = _used_shares(m, uplink_share, bs_share, compute_share, fast)
+    chosen = _chosen_model(st, m, np.asarray(noisy) == 1, cache_gateway, cache_edge, vector)
 
     # --- delays, eqs. (2)-(9), by the physics module ---
-    timing = batch_delays(inst, data, at_gateway, served, size, work, clamped, resident_gw, resident_edge,
-                          vector=vector, fast=fast)
-    delay, fetch, resident_here = timing.delay, timing.fetch, timing.resident_here
+    timing = batch_delays(inst, data, m.at_gateway, m.served, chosen.size, chosen.work, clamped,
+                          chosen.resident_gateway, chosen.resident_edge, vector=vector, fast=fast)
 
     # --- C6 placements [D6]: a missing model lands iff its fetch fits the deadline ---
-    places = served & ~resident_here & within_deadline(fetch, deadline)
-    place_gw = places & at_gateway
-    place_edge = places & at_edge
-    if vector:
-        placed_gateway = _by_level(place_gw, light, heavy)
-        placed_edge = _by_level(place_edge, light, heavy)
-    else:
-        placed_gateway = np.stack([place_gw & ~heavy, place_gw & heavy], axis=-1)
-        placed_edge = np.stack([place_edge & ~heavy, place_edge & heavy], axis=-1)
+    places = m.served & ~timing.resident_here & within_deadline(timing.fetch, deadline)
+    placed_gateway, placed_edge = (_by_level(places & where, m.light, m.heavy) if vector
+                                   else np.stack([places & where & ~m.heavy, places & where & m.heavy], axis=-1)
+                                   for where in (m.at_gateway, m.at_edge))
     resident_gateway_now = cache_gateway | placed_gateway
     resident_edge_now = cache_edge | placed_edge
-    gw_cache_load, edge_cache_load = inst.cache_load(resident_gateway_now, resident_edge_now)
 
-    # --- C4, C5 pool sums (raw shares: NaN or out-of-range sums also fail) ---
-    m = st.membership
-    uplink_load = used[..., 0, :] @ m
-    bs_load = used[..., 1, :].sum(axis=-1)
-    if fast:
-        gateway_compute_load = (used[..., 2, :] * at_gateway.view(np.uint8)) @ m
-        edge_compute_load = (used[..., 2, :] * at_edge.view(np.uint8)).sum(axis=-1)
-    else:
-        gateway_compute_load = np.where(at_gateway, used[..., 2, :], 0.0) @ m
-        edge_compute_load = np.where(at_edge, used[..., 2, :], 0.0).sum(axis=-1)
-
-    pool_limit = 1.0 + SHARE_TOL
-    feasible = (
-        in_range
-        & (uplink_load <= pool_limit).all(axis=-1)
-        & (bs_load <= pool_limit)
-        & (gateway_compute_load <= pool_limit).all(axis=-1)
-        & (edge_compute_load <= pool_limit)
-        & fits_capacity(gw_cache_load, inst.gateway_cache).all(axis=-1)
-        & fits_capacity(edge_cache_load, inst.edge_cache)
-    )
+    loads = _pool_loads(inst, st, m, used, resident_gateway_now, resident_edge_now, fast)
+    feasible = in_range & loads.within(inst)
 
     # --- C1 and the objective, eq. (11) ---
-    completed = served & within_deadline(delay, deadline) & feasible[..., None]
-    earned = accuracy * completed.view(np.uint8) if vector else np.where(completed, accuracy, 0.0)
-    score = earned.mean(axis=-1)
-    completion = completed.mean(axis=-1)
+    completed = m.served & within_deadline(timing.delay, deadline) & feasible[..., None]
+    earned = chosen.accuracy * completed.view(np.uint8) if vector else np.where(completed, chosen.accuracy, 0.0)
 
     # --- C7 next state: keep AND resident; an infeasible slot leaves the cache as it was ---
-    keep_gateway = np.asarray(keep_gateway, bool)
-    keep_edge = np.asarray(keep_edge, bool)
     ok = feasible[..., None, None]
-    if vector:
-        next_gateway = (ok & keep_gateway & resident_gateway_now) | (~ok & cache_gateway)
-        next_edge = (ok & keep_edge & resident_edge_now) | (~ok & cache_edge)
-    else:
-        next_gateway = np.where(ok, keep_gateway & resident_gateway_now, cache_gateway)
-        next_edge = np.where(ok, keep_edge & resident_edge_now, cache_edge)
+    (next_gateway, next_edge) = (
+        ((ok & keep & now) | (~ok & start)) if vector else np.where(ok, keep & now, start)
+        for keep, now, start in ((np.asarray(keep_gateway, bool), resident_gateway_now, cache_gateway),
+                                 (np.asarray(keep_edge, bool), resident_edge_now, cache_edge)))
 
     return BatchOutcome(
-        delay=delay, completed=completed, earned=earned, score=score, completion=completion, feasible=feasible,
-        placed_gateway=placed_gateway, placed_edge=placed_edge, next_gateway=next_gateway, next_edge=next_edge,
-        uplink_load=uplink_load, bs_load=bs_load, gateway_compute_load=gateway_compute_load,
-        edge_compute_load=edge_compute_load, gateway_cache_load=gw_cache_load, edge_cache_load=edge_cache_load,
-        used_shares=used,
+        delay=timing.delay, completed=completed, earned=earned, score=earned.mean(axis=-1),
+        completion=completed.mean(axis=-1), feasible=feasible, placed_gateway=placed_gateway,
+        placed_edge=placed_edge, next_gateway=next_gateway, next_edge=next_edge, uplink_load=loads.uplink,
+        bs_load=loads.bs, gateway_compute_load=loads.gateway_compute, edge_compute_load=loads.edge_compute,
+        gateway_cache_load=loads.gateway_cache, edge_cache_load=loads.edge_cache, used_shares=used,
     )
+
+
+@dataclass(eq=False)
+class _Sites:
+    """Where each task of a batch runs and with which model (arrays (B, N))."""
+
+    site: np.ndarray  # int8 site codes
+    heavy: np.ndarray  # bool: level 1
+
+    def __post_init__(self) -> None:
+        self.light = ~self.heavy
+        self.at_gateway = self.site == SITE_GATEWAY
+        self.at_edge = self.site == SITE_EDGE
+        self.served = self.at_gateway | self.at_edge
+
+
+def _used_shares(m: _Sites, uplink_share: np.ndarray, bs_share: np.ndarray, compute_share: np.ndarray,
+                 fast: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shares of the pools each task uses (others ignored), (B, 3, N) in the rows uplink, BS band,
+    compute; the same clamped into [0, 1]; and whether every share lies in [0, 1] (C4/C5 ranges, up to
+    SHARE_TOL; NaN fails both comparisons), (B,)."""
+    if fast:
+        used = np.empty(m.served.shape[:-1] + (3, m.served.shape[-1]))  # (B, 3, N)
+        for k, (share, uses) in enumerate(((uplink_share, m.served), (bs_share, m.at_edge), (compute_share, m.served))):
+            np.multiply(share, uses.view(np.uint8), out=used[..., k, :])
+        return used, used, np.ones(used.shape[:-2], bool)  # every share lies in [0, 1]
+    shares = np.stack([uplink_share, bs_share, compute_share], axis=-2).astype(float, copy=False)
+    uses = np.stack([m.served, m.at_edge, m.served], axis=-2)
+    used = np.where(uses, shares, 0.0)  # (B, 3, N)
+    in_range = (used.min(axis=(-1, -2)) >= -SHARE_TOL) & (used.max(axis=(-1, -2)) <= 1.0 + SHARE_TOL)
+    return used, np.clip(used, 0.0, 1.0), in_range
+
+
+@dataclass(eq=False)
+class _Chosen:
+    """Per task (B, N), its chosen model n = level: size S[j][n], workload Q[j][n], accuracy U_j (eq. 10),
+    and whether it is resident at the task's gateway and in the ECaS at the slot start."""
+
+    size: np.ndarray
+    work: np.ndarray
+    accuracy: np.ndarray
+    resident_gateway: np.ndarray
+    resident_edge: np.ndarray
+
+
+def _chosen_model(st: _Static, m: _Sites, noisy: np.ndarray, cache_gateway: np.ndarray, cache_edge: np.ndarray,
+                  vector: bool) -> _Chosen:
+    heavy = m.heavy
+    if vector:  # gathers from the per-task tables: S[j][n], Q[j][n], U[j][quality][n]
+        by_level = st.base2 + heavy.view(np.uint8)
+        # on contiguous copies of the levels' flags (strided boolean operations are slow)
+        resident_gw, resident_edge = ((np.ascontiguousarray(flags[..., 1]) & heavy)
+                                      | (np.ascontiguousarray(flags[..., 0]) & m.light)
+                                      for flags in (cache_gateway, cache_edge))
+        return _Chosen(np.take(st.size_table, by_level), np.take(st.work_table, by_level),
+                       np.take(st.accuracy_table, st.base4 + (noisy.view(np.uint8) << 1 | heavy.view(np.uint8))),
+                       resident_gw, resident_edge)
+    acc = st.accuracy
+    return _Chosen(
+        np.where(heavy, st.size[1], st.size[0]), np.where(heavy, st.work[1], st.work[0]),
+        np.where(heavy, np.where(noisy, acc[1][1], acc[0][1]), np.where(noisy, acc[1][0], acc[0][0])),
+        np.where(heavy, cache_gateway[..., 1], cache_gateway[..., 0]),
+        np.where(heavy, cache_edge[..., 1], cache_edge[..., 0]))
+
+
+@dataclass(eq=False)
+class _Loads:
+    """C4, C5 pool sums of the raw shares (NaN or out-of-range sums also fail) and C6 cache loads."""
+
+    uplink: np.ndarray  # (B, G)
+    bs: np.ndarray  # (B,)
+    gateway_compute: np.ndarray  # (B, G)
+    edge_compute: np.ndarray  # (B,)
+    gateway_cache: np.ndarray  # (B, G) bits
+    edge_cache: np.ndarray  # (B,) bits
+
+    def within(self, inst: Instance) -> np.ndarray:
+        """(B,) every pool within its capacity (C4, C5 up to SHARE_TOL; C6 by :func:`fits_capacity`)."""
+        pool_limit = 1.0 + SHARE_TOL
+        return ((self.uplink <= pool_limit).all(axis=-1) & (self.bs <= pool_limit)
+                & (self.gateway_compute <= pool_limit).all(axis=-1) & (self.edge_compute <= pool_limit)
+                & fits_capacity(self.gateway_cache, inst.gateway_cache).all(axis=-1)
+                & fits_capacity(self.edge_cache, inst.edge_cache))
+
+
+def _pool_loads(inst: Instance, st: _Static, m: _Sites, used: np.ndarray, resident_gateway: np.ndarray,
+                resident_edge: np.ndarray, fast: bool) -> _Loads:
+    member = st.membership
+    if fast:
+        gateway_compute = (used[..., 2, :] * m.at_gateway.view(np.uint8)) @ member
+        edge_compute = (used[..., 2, :] * m.at_edge.view(np.uint8)).sum(axis=-1)
+    else:
+        gateway_compute = np.where(m.at_gateway, used[..., 2, :], 0.0) @ member
+        edge_compute = np.where(m.at_edge, used[..., 2, :], 0.0).sum(axis=-1)
+    gateway_cache, edge_cache = inst.cache_load(resident_gateway, resident_edge)
+    return _Loads(used[..., 0, :] @ member, used[..., 1, :].sum(axis=-1), gateway_compute, edge_compute,
+                  gateway_cache, edge_cache)
 
 
 #: Tasks (B * N) from which evaluate_batch uses masks as floats rather than np.where.

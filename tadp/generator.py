@@ -342,6 +342,46 @@ def _warm_cache(inst_arrays: dict[str, np.ndarray], rng: np.random.Generator) ->
     return cache
 
 
+def _resources(opts: GeneratorOptions, counts: list[int]) -> dict[str, Any]:
+    """The pooled resources and model links: Table IV x [D8] density x [D9] scenario, then the
+    absolute overrides (a gateway resource's override applies to every gateway)."""
+    n_gateways, n_devices = len(counts), sum(counts)
+    scale = opts.effective_scale
+    k = np.asarray(counts, float)
+    gw_density = k / opts.reference_devices_per_gateway if opts.density_scaling else np.ones(n_gateways)
+    bs_density = n_devices / opts.reference_devices if opts.density_scaling else 1.0
+    res: dict[str, Any] = {
+        "B": opts.gateway_band * gw_density * scale,
+        "C_l": opts.gateway_compute * gw_density * scale,
+        "S_l": opts.gateway_cache * gw_density * scale,
+        "B_e": opts.edge_band * bs_density * scale,
+        "C_e": opts.edge_compute * bs_density * scale,
+        "S_e": opts.edge_cache * bs_density * scale,
+        "R_e": opts.edge_to_gateway_rate,
+        "R_c": opts.cloud_to_edge_rate,
+    }
+    for key, value in opts.overrides.items():
+        res[key] = np.full(n_gateways, float(value)) if key in ("B", "C_l", "S_l") else float(value)
+    return res
+
+
+def _devices(opts: GeneratorOptions, n_devices: int, dv: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """Table III per device, from the devices stream: accuracy (N, 2, 2), model size (N, 2), workload (N, 2)."""
+    accuracy = np.empty((n_devices, 2, 2))
+    accuracy[:, 0, 0] = dv.uniform(*opts.accuracy_clean_light, size=n_devices)
+    accuracy[:, 0, 1] = dv.uniform(*opts.accuracy_clean_heavy, size=n_devices)
+    accuracy[:, 1, 0] = dv.uniform(*opts.accuracy_noisy_light, size=n_devices)
+    accuracy[:, 1, 1] = dv.uniform(*opts.accuracy_noisy_heavy, size=n_devices)
+    model_size = np.stack(
+        [dv.uniform(*opts.model_size_light, size=n_devices), dv.uniform(*opts.model_size_heavy, size=n_devices)],
+        axis=1,
+    )
+    workload = np.stack(
+        [dv.uniform(*opts.workload_light, size=n_devices), dv.uniform(*opts.workload_heavy, size=n_devices)], axis=1
+    )
+    return accuracy, model_size, workload
+
+
 def generate_instance(
     devices_per_gateway: Sequence[int],
     seed: int,
@@ -360,46 +400,14 @@ def generate_instance(
         raise TadpInputError("argument", "seed", f"must be non-negative, got {seed}")
     n_gateways, n_devices = len(counts), sum(counts)
     streams = _streams(seed)
-
-    # --- resources: Table IV x [D8] density x [D9] scenario, then absolute overrides ---
-    scale = opts.effective_scale
-    k = np.asarray(counts, float)
-    gw_density = k / opts.reference_devices_per_gateway if opts.density_scaling else np.ones(n_gateways)
-    bs_density = n_devices / opts.reference_devices if opts.density_scaling else 1.0
-    res = {
-        "B": opts.gateway_band * gw_density * scale,
-        "C_l": opts.gateway_compute * gw_density * scale,
-        "S_l": opts.gateway_cache * gw_density * scale,
-        "B_e": opts.edge_band * bs_density * scale,
-        "C_e": opts.edge_compute * bs_density * scale,
-        "S_e": opts.edge_cache * bs_density * scale,
-        "R_e": opts.edge_to_gateway_rate,
-        "R_c": opts.cloud_to_edge_rate,
-    }
-    for key, value in opts.overrides.items():
-        res[key] = np.full(n_gateways, float(value)) if key in ("B", "C_l", "S_l") else float(value)
-
+    res = _resources(opts, counts)
     # --- channel [D7] ---
     ch = streams["channel"]
     gateway_distance = ch.uniform(*opts.gateway_distance_m, size=n_gateways)
     device_distance = ch.uniform(*opts.device_distance_m, size=n_devices)
     gateway_gamma = spectral_efficiency(opts.gateway_power_dbm, gateway_distance, opts)
     device_gamma = spectral_efficiency(opts.device_power_dbm, device_distance, opts)
-
-    # --- devices, Table III ---
-    dv = streams["devices"]
-    accuracy = np.empty((n_devices, 2, 2))
-    accuracy[:, 0, 0] = dv.uniform(*opts.accuracy_clean_light, size=n_devices)
-    accuracy[:, 0, 1] = dv.uniform(*opts.accuracy_clean_heavy, size=n_devices)
-    accuracy[:, 1, 0] = dv.uniform(*opts.accuracy_noisy_light, size=n_devices)
-    accuracy[:, 1, 1] = dv.uniform(*opts.accuracy_noisy_heavy, size=n_devices)
-    model_size = np.stack(
-        [dv.uniform(*opts.model_size_light, size=n_devices), dv.uniform(*opts.model_size_heavy, size=n_devices)],
-        axis=1,
-    )
-    workload = np.stack(
-        [dv.uniform(*opts.workload_light, size=n_devices), dv.uniform(*opts.workload_heavy, size=n_devices)], axis=1
-    )
+    accuracy, model_size, workload = _devices(opts, n_devices, streams["devices"])
     device_gateway = np.repeat(np.arange(n_gateways), counts)
 
     data, deadline, noisy = draw_trace(opts, n_devices, slots, streams["data"], streams["deadline"], streams["noisy"])

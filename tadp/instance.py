@@ -312,69 +312,13 @@ def instance_from_json(doc: Any, source: str = "<instance>") -> Instance:
     name = doc["name"]
     if not isinstance(name, str) or not name:
         raise r.fail("name", "expected a non-empty string")
-
     net = r.obj(doc["network"], "network", _NETWORK_KEYS)
     network = {key: r.positive(net[key], f"network.{key}") for key in _NETWORK_KEYS}
-
-    gateways = r.array(doc["gateways"], "gateways")
-    if not gateways:
-        raise r.fail("gateways", "needs at least one gateway")
-    gw = np.zeros((len(gateways), 4))
-    for i, entry in enumerate(gateways):
-        r.obj(entry, f"gateways[{i}]", _GATEWAY_KEYS)
-        gw[i] = [r.positive(entry[key], f"gateways[{i}].{key}") for key in _GATEWAY_KEYS]
-    n_gateways = len(gateways)
-
-    devices = r.array(doc["devices"], "devices")
-    if not devices:
-        raise r.fail("devices", "needs at least one device")
-    n = len(devices)
-    device_gateway = np.zeros(n, np.int64)
-    gamma = np.zeros(n)
-    accuracy = np.zeros((n, 2, 2))
-    workload = np.zeros((n, 2))
-    model_size = np.zeros((n, 2))
-    for j, entry in enumerate(devices):
-        path = f"devices[{j}]"
-        r.obj(entry, path, _DEVICE_KEYS)
-        g = entry["gateway"]
-        if isinstance(g, bool) or not isinstance(g, int):
-            raise r.fail(f"{path}.gateway", f"expected an integer gateway index, got {_kind(g)}")
-        if not 0 <= g < n_gateways:
-            raise r.fail(f"{path}.gateway", f"index {g} out of range 0..{n_gateways - 1}")
-        device_gateway[j] = g
-        gamma[j] = r.positive(entry["gamma"], f"{path}.gamma")
-        acc = r.obj(entry["accuracy"], f"{path}.accuracy", ("clean", "noisy"))
-        for q, key in enumerate(("clean", "noisy")):
-            pair = r.array(acc[key], f"{path}.accuracy.{key}", 2)
-            accuracy[j, q] = [r.probability(pair[k], f"{path}.accuracy.{key}[{k}]") for k in range(2)]
-        workload[j] = r.positives(entry["workload"], f"{path}.workload", 2)
-        model_size[j] = r.positives(entry["model_size"], f"{path}.model_size", 2)
-        if model_size[j, 0] >= model_size[j, 1]:
-            raise r.fail(f"{path}.model_size", "light model must be smaller than heavy (S0 < S1)")
-        if workload[j, 0] >= workload[j, 1]:
-            raise r.fail(f"{path}.workload", "light workload must be smaller than heavy (Q0 < Q1)")
-    empty = np.flatnonzero(np.bincount(device_gateway, minlength=n_gateways) == 0)
-    if empty.size:
-        raise r.fail("gateways", f"gateway {int(empty[0])} has no device")
-
-    slots = r.array(doc["slots"], "slots")
-    if not slots:
-        raise r.fail("slots", "needs at least one slot")
-    data = np.zeros((len(slots), n))
-    deadline = np.zeros((len(slots), n))
-    noisy = np.zeros((len(slots), n), np.int8)
-    for t, entry in enumerate(slots):
-        path = f"slots[{t}]"
-        r.obj(entry, path, _SLOT_KEYS)
-        data[t] = r.positives(entry["data"], f"{path}.data", n)
-        deadline[t] = r.positives(entry["deadline"], f"{path}.deadline", n)
-        noisy[t] = r.flags(entry["noisy"], f"{path}.noisy", n)
-
-    if "initial_cache" in doc:
-        cache = r.cache(doc["initial_cache"], "initial_cache", n)
-    else:
-        cache = Cache.empty(n)
+    gw = _read_gateways(r, doc["gateways"])
+    devices = _read_devices(r, doc["devices"], len(gw))
+    n = len(devices["gateway"])
+    data, deadline, noisy = _read_slots(r, doc["slots"], n)
+    cache = r.cache(doc["initial_cache"], "initial_cache", n) if "initial_cache" in doc else Cache.empty(n)
     provenance = doc.get("provenance")
     if "provenance" in doc and not isinstance(provenance, dict):
         raise r.fail("provenance", f"expected a JSON object, got {_kind(provenance)}")
@@ -390,11 +334,11 @@ def instance_from_json(doc: Any, source: str = "<instance>") -> Instance:
         gateway_band=gw[:, 1].copy(),
         gateway_compute=gw[:, 2].copy(),
         gateway_cache=gw[:, 3].copy(),
-        device_gateway=device_gateway,
-        device_spectral_eff=gamma,
-        accuracy=accuracy,
-        workload=workload,
-        model_size=model_size,
+        device_gateway=devices["gateway"],
+        device_spectral_eff=devices["gamma"],
+        accuracy=devices["accuracy"],
+        workload=devices["workload"],
+        model_size=devices["model_size"],
         data=data,
         deadline=deadline,
         noisy=noisy,
@@ -405,6 +349,69 @@ def instance_from_json(doc: Any, source: str = "<instance>") -> Instance:
     if overflow:
         raise r.fail("initial_cache", "overflows a capacity: " + "; ".join(overflow))
     return inst
+
+
+def _read_gateways(r: _Reader, value: Any) -> np.ndarray:
+    """(G, 4) rows gamma_e, B, C_l, S_l."""
+    gateways = r.array(value, "gateways")
+    if not gateways:
+        raise r.fail("gateways", "needs at least one gateway")
+    gw = np.zeros((len(gateways), 4))
+    for i, entry in enumerate(gateways):
+        r.obj(entry, f"gateways[{i}]", _GATEWAY_KEYS)
+        gw[i] = [r.positive(entry[key], f"gateways[{i}].{key}") for key in _GATEWAY_KEYS]
+    return gw
+
+
+def _read_devices(r: _Reader, value: Any, n_gateways: int) -> dict[str, np.ndarray]:
+    """Per device: gateway index, gamma, accuracy (N, 2, 2), workload and model size (N, 2)."""
+    devices = r.array(value, "devices")
+    if not devices:
+        raise r.fail("devices", "needs at least one device")
+    n = len(devices)
+    out = {"gateway": np.zeros(n, np.int64), "gamma": np.zeros(n), "accuracy": np.zeros((n, 2, 2)),
+           "workload": np.zeros((n, 2)), "model_size": np.zeros((n, 2))}
+    for j, entry in enumerate(devices):
+        path = f"devices[{j}]"
+        r.obj(entry, path, _DEVICE_KEYS)
+        g = entry["gateway"]
+        if isinstance(g, bool) or not isinstance(g, int):
+            raise r.fail(f"{path}.gateway", f"expected an integer gateway index, got {_kind(g)}")
+        if not 0 <= g < n_gateways:
+            raise r.fail(f"{path}.gateway", f"index {g} out of range 0..{n_gateways - 1}")
+        out["gateway"][j] = g
+        out["gamma"][j] = r.positive(entry["gamma"], f"{path}.gamma")
+        acc = r.obj(entry["accuracy"], f"{path}.accuracy", ("clean", "noisy"))
+        for q, key in enumerate(("clean", "noisy")):
+            pair = r.array(acc[key], f"{path}.accuracy.{key}", 2)
+            out["accuracy"][j, q] = [r.probability(pair[k], f"{path}.accuracy.{key}[{k}]") for k in range(2)]
+        out["workload"][j] = r.positives(entry["workload"], f"{path}.workload", 2)
+        out["model_size"][j] = r.positives(entry["model_size"], f"{path}.model_size", 2)
+        if out["model_size"][j, 0] >= out["model_size"][j, 1]:
+            raise r.fail(f"{path}.model_size", "light model must be smaller than heavy (S0 < S1)")
+        if out["workload"][j, 0] >= out["workload"][j, 1]:
+            raise r.fail(f"{path}.workload", "light workload must be smaller than heavy (Q0 < Q1)")
+    empty = np.flatnonzero(np.bincount(out["gateway"], minlength=n_gateways) == 0)
+    if empty.size:
+        raise r.fail("gateways", f"gateway {int(empty[0])} has no device")
+    return out
+
+
+def _read_slots(r: _Reader, value: Any, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The task trace: data sizes, deadlines (T, N) and data-quality flags (T, N) int8."""
+    slots = r.array(value, "slots")
+    if not slots:
+        raise r.fail("slots", "needs at least one slot")
+    data = np.zeros((len(slots), n))
+    deadline = np.zeros((len(slots), n))
+    noisy = np.zeros((len(slots), n), np.int8)
+    for t, entry in enumerate(slots):
+        path = f"slots[{t}]"
+        r.obj(entry, path, _SLOT_KEYS)
+        data[t] = r.positives(entry["data"], f"{path}.data", n)
+        deadline[t] = r.positives(entry["deadline"], f"{path}.deadline", n)
+        noisy[t] = r.flags(entry["noisy"], f"{path}.noisy", n)
+    return data, deadline, noisy
 
 
 # ====================================================================== writing

@@ -30,6 +30,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_quick_run_writes_rows_tables_and_figures(quick_run: Path) -> None:
     rows = pd.read_csv(quick_run / "rows.csv")
     assert set(rows["solver"]) == set(benchmark_solvers())
@@ -48,6 +49,7 @@ def test_quick_run_writes_rows_tables_and_figures(quick_run: Path) -> None:
     assert manifest["config"]["sizes"] == ["2x3"] and "highspy" in manifest["versions"]
 
 
+@pytest.mark.slow
 def test_gaps_are_measured_against_proven_optima(quick_run: Path) -> None:
     g = pd.read_csv(quick_run / "gaps.csv")
     proven = g["gap_kind"] == "opt"
@@ -58,6 +60,7 @@ def test_gaps_are_measured_against_proven_optima(quick_run: Path) -> None:
     assert (g["score"] <= g["reference"] + 1e-6).all()
 
 
+@pytest.mark.slow
 def test_report_rebuilds_from_rows_alone(quick_run: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     copy.mkdir()
@@ -142,6 +145,7 @@ def test_bad_arguments_exit_2_before_any_work(argv: list[str], fragment: str, tm
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_horizon_bound_covers_every_policy_episode(quick_run: Path) -> None:
     """The clairvoyant episode optimum bounds every online policy's episode score (issue 6)."""
     episodes = pd.read_csv(quick_run / "episodes.csv")

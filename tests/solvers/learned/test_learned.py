@@ -56,6 +56,7 @@ def test_presets_follow_table_iv() -> None:
         preset("huge")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo,loss", [("td3", "standard"), ("td3", "paper"), ("ddpg", "standard")])
 def test_smoke_run_finishes_and_is_reproducible(inst_2x3, algo: str, loss: str) -> None:
     """200 steps on 2x3 finish with a 4-row learning curve; the same seed gives the same policy
@@ -72,6 +73,7 @@ def test_smoke_run_finishes_and_is_reproducible(inst_2x3, algo: str, loss: str) 
     assert not np.array_equal(_probe(first, inst_2x3), _probe(other, inst_2x3))
 
 
+@pytest.mark.slow
 def test_validation_returns_the_best_validated_actor(inst_2x3) -> None:
     """With validate_every, the actor returned is the one of the best validation (scripted here),
     validations happen every k episodes after learning starts and after the last episode, and the
@@ -112,6 +114,7 @@ def test_single_observation_fast_path_matches_torch() -> None:
     assert policy.int8()._gemv_layers() is None  # quantised actors stay on torch
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip(inst_2x3, tmp_path) -> None:
     """A saved and loaded checkpoint has the same config, sizes, curve and actions."""
     result = train(preset("default", "td3", seed=1, **SMOKE), TadpEnv(inst_2x3))
@@ -132,6 +135,7 @@ def test_checkpoint_round_trip(inst_2x3, tmp_path) -> None:
         load_checkpoint(tmp_path / "junk.pt")
 
 
+@pytest.mark.slow
 def test_generic_continuous_env() -> None:
     """train() runs on Gymnasium's Pendulum (actions in [-2, 2]) and returns actions in its range."""
     env = gym.make("Pendulum-v1")
@@ -143,6 +147,7 @@ def test_generic_continuous_env() -> None:
         train(preset("default"), gym.make("CartPole-v1"))
 
 
+@pytest.mark.slow
 def test_solvers_train_load_and_solve(inst_2x3, tmp_path) -> None:
     """Td3Solver trains in prepare() (saving a checkpoint and its curve; episodes of 50 slots on a
     5-slot instance, as the harness asks), DdpgSolver loads one; each
@@ -186,6 +191,7 @@ def test_random_solver_is_seeded(inst_2x3) -> None:
     assert all(r.status == "feasible" for r in a + c)
 
 
+@pytest.mark.slow
 def test_train_command(tmp_path, monkeypatch, capsys) -> None:
     """`tadp-bench train` writes a checkpoint and its curve; bad input exits with status 2."""
     out = tmp_path / "ckpt" / "ddpg.pt"

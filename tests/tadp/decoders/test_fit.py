@@ -131,6 +131,7 @@ def test_env_with_the_fit_decoder() -> None:
         TadpEnv(inst, decoder="nope")
 
 
+@pytest.mark.slow
 def test_fit_solvers_are_named_and_checkpoints_keep_their_decoder(tmp_path) -> None:
     """td3-fit trains through the fit decoder and records it; its checkpoint serves td3-fit and is
     refused by td3, with the decoder named. random-fit plays feasible episodes."""

@@ -3,7 +3,7 @@
     python -m benchmarks.bench_env                     # 10x35 and 2x5
     python -m benchmarks.bench_env --sizes 10x35 --batch 256,1024 --repeats 5
 
-Targets (issue 4): a single step at 10x35 in at most 1 ms; the batched form at least 20,000
+Targets: a single step at 10x35 in at most 1 ms; the batched form at least 20,000
 slots per second. Random actions in [-1, 1] (the decoder's hardest case: many placements and
 capacity-limited pools). Prints one line per measurement, and the load average before and
 after (the machine may be shared: compare figures taken at similar loads); ``--csv`` writes

@@ -1,4 +1,4 @@
-"""Speed and proven optimality of the exact per-slot solvers (issue 3 targets), on this machine.
+"""Speed and proven optimality of the exact per-slot solvers against their targets, on this machine.
 
     python -m benchmarks.bench_exact --case 2x5-scarce            # 3 seeds x 20 slots, HiGHS and CP-SAT
     python -m benchmarks.bench_exact --case 10x35-paper           # 3 slots, target: proven <= 10 s

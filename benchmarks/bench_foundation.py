@@ -1,4 +1,4 @@
-"""Speed of the foundation (issue 2 targets), on this machine.
+"""Speed of the foundation against its targets, on this machine.
 
     python -m benchmarks.bench_foundation [--repeat 2000]
 

@@ -1,4 +1,4 @@
-"""The clairvoyant horizon optimum (issue 6 targets), on this machine.
+"""The clairvoyant horizon optimum against its targets, on this machine.
 
     python -m benchmarks.bench_horizon --case 2x5-scarce      # 50 slots, target: proven optimum <= 60 s
     python -m benchmarks.bench_horizon --case 10x35-scarce    # 10 slots, target: bound and incumbent within 1%

@@ -1,4 +1,4 @@
-"""The benchmark: ``tadp-bench --sizes 2x5,10x35`` (spec section 7, issue 5).
+"""The benchmark: ``tadp-bench --sizes 2x5,10x35`` (docs/model.md, section 7).
 
 For every size it draws instances, runs every solver over the same traces (each policy
 chaining its own cache), then solves every cache state a policy reached with the exact
@@ -185,7 +185,7 @@ def run_reference_cell(cfg: BenchConfig, size: str, index: int, slot: int, cache
 
 def run_episode_cell(cfg: BenchConfig, size: str, index: int) -> dict[str, Any]:
     """The clairvoyant optimum (or bound and incumbent) of the whole trace: every slot's tasks known in
-    advance, caches chained by C6/C7 (issue 6). It bounds every online policy's episode score."""
+    advance, caches chained by C6/C7 (docs/exact_horizon.md). It bounds every online policy's episode score."""
     from solvers.horizon_scale import episode_bound
 
     inst = build_instance(cfg, size, index)

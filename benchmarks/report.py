@@ -5,7 +5,7 @@ Inputs: ``rows.csv`` (one row per size, instance, slot, solver, seed), ``referen
 curves) and ``manifest.json`` (the options, for captions). Outputs under ``RUN_DIR``:
 ``summary.{md,tex,csv}``, ``gaps.csv`` (every slot's gap), ``figures/*.{png,pdf}``.
 
-Gap (spec section 7): ``(OPT(s) - J(s)) / OPT(s)`` on the start cache the policy itself
+Gap (docs/model.md, section 7): ``(OPT(s) - J(s)) / OPT(s)`` on the start cache the policy itself
 reached, 0 when OPT(s) = 0; >= 0, lower is better. Where the reference solve did not prove
 OPT(s), the gap is measured to its best bound instead and marked as a bound.
 """
@@ -36,7 +36,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 def episode_view(rows: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
     """Per size and solver: the episode score (mean slot score over the trace, each policy on its own
-    cache chain) beside the clairvoyant horizon optimum or bound of the same trace (issue 6).
+    cache chain) beside the clairvoyant horizon optimum or bound of the same trace (docs/exact_horizon.md).
     ``gap_to_bound`` = (bound - score) / bound >= 0 bounds the policy's true distance from the
     episode optimum; where the horizon solve was proven, bound = optimum."""
     if episodes.empty or rows.empty:

@@ -1,4 +1,4 @@
-"""The one solver interface (spec sections 6-7, STYLE "one solver interface").
+"""The one solver interface (docs/model.md, sections 6-7, STYLE "one solver interface").
 
 Every solver is a class registered by name in :data:`solvers.REGISTRY` and reached the
 same way::
@@ -29,7 +29,7 @@ from tadp.evaluator import CLAIM_TOL, SlotOutcome, evaluate_slot
 from tadp.instance import Cache, Instance
 from tadp.solution import SlotEntry, Solution
 
-#: Statuses a result may carry. ``optimal``: proven (relative gap <= 1e-6, spec section 7);
+#: Statuses a result may carry. ``optimal``: proven (relative gap <= 1e-6, docs/model.md, section 7);
 #: ``time_limit``: stopped with an incumbent (maybe empty) and a bound; ``feasible``: a
 #: heuristic or learned decision (no optimality claim); ``infeasible``; ``error``.
 STATUSES = ("optimal", "time_limit", "feasible", "infeasible", "error")
@@ -68,7 +68,7 @@ class SolveResult:
 
 
 def apply_keep_rule(decision: Decision, rule: str) -> Decision:
-    """Set keep flags by rule (spec section 6): ``used`` keeps the model each served task
+    """Set keep flags by rule (docs/model.md, section 6): ``used`` keeps the model each served task
     ran with at the site where it ran; ``all`` keeps everything resident; ``none`` evicts all."""
     if rule not in KEEP_RULES:
         raise TadpInputError("argument", "--keep", f"unknown keep rule {rule!r} (known: {', '.join(KEEP_RULES)})")

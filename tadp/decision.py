@@ -1,4 +1,4 @@
-"""A slot decision (eq. 13 of the paper, spec section 3).
+"""A slot decision (eq. 13 of the paper, docs/model.md, section 3).
 
 Per task j: where it runs (``site``: none, gateway or edge; m_j), which model
 (``level``: 0 light, 1 heavy; phi_j), its shares of the pools it uses (``uplink_share``

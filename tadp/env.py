@@ -1,4 +1,4 @@
-"""The reinforcement-learning view of TADP (Section IV of the paper, spec section 10).
+"""The reinforcement-learning view of TADP (Section IV of the paper, docs/model.md, section 10).
 
 :class:`TadpEnv` is a Gymnasium environment registered as ``tadp/TADP-v0``::
 

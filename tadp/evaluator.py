@@ -1,4 +1,4 @@
-"""The evaluator: the only judge of feasibility and score (spec sections 4-6).
+"""The evaluator: the only judge of feasibility and score (docs/model.md, sections 4-6).
 
 Everything is vectorised over tasks and over a leading batch of slots, so that one call
 judges many (slot, start cache, decision) triples at once (the RL environment's hot
@@ -7,7 +7,7 @@ broken constraint by name, place and amount. :func:`evaluate_episode` chains the
 from slot to slot (C7).
 
 Delays come from :mod:`tadp.physics`, the one module that turns rates into times, and so do
-the deadline rule and the tolerances (spec section 5): shares must lie in [0, 1] up to
+the deadline rule and the tolerances (docs/model.md, section 5b): shares must lie in [0, 1] up to
 ``SHARE_TOL``; a share of 0 gives an infinite delay; a task completes iff it is served and
 its delay is within the deadline (:func:`tadp.physics.within_deadline`). An infeasible slot
 (C4, C5 or C6 broken) scores 0, no task counts as completed, and its start cache carries over
@@ -25,7 +25,7 @@ from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE, Decision
 from tadp.instance import Cache, Instance
 from tadp.physics import SHARE_TOL, batch_delays, fits_capacity, rates, within_deadline
 
-#: A solver's claimed objective must match the evaluator's score this closely (spec section 7): the
+#: A solver's claimed objective must match the evaluator's score this closely (docs/model.md, section 7): the
 #: score is a mean of N accuracies, so anything coarser than rounding means a different decision.
 CLAIM_TOL = 1e-6
 

@@ -1,4 +1,4 @@
-"""Instance generator: the paper's Tables III-IV with decisions [D7]-[D9] (spec section 8).
+"""Instance generator: the paper's Tables III-IV with decisions [D7]-[D9] (docs/model.md, section 8).
 
 ``generate_instance([5, 5], seed=0)`` is the default ``2x5-scarce-s0``. Every number the
 generator uses lives in :class:`GeneratorOptions`; the options actually used are written
@@ -264,7 +264,7 @@ def parse_size(text: str, source: str = "argument", field_name: str = "size") ->
 
 
 def size_label(devices_per_gateway: Sequence[int]) -> str:
-    """``GxK`` for even gateways, ``K1-K2-...`` otherwise (spec section 9)."""
+    """``GxK`` for even gateways, ``K1-K2-...`` otherwise (docs/model.md, section 9)."""
     counts = list(devices_per_gateway)
     if all(k == counts[0] for k in counts):
         return f"{len(counts)}x{counts[0]}"

@@ -1,4 +1,4 @@
-"""The TADP instance: data of spec section 2, file format `tadp-instance/1` (section 9).
+"""The TADP instance: data of docs/model.md, section 2, file format `tadp-instance/1` (section 9).
 
 An :class:`Instance` holds numpy arrays, indexed by device ``j`` (0..N-1), gateway ``i``
 (0..G-1), slot ``t`` (0..T-1), model level ``n`` (0 light, 1 heavy) and data quality
@@ -245,7 +245,7 @@ def _kind(value: Any) -> str:
 
 class _BareConstant:
     """A bare ``NaN``, ``Infinity`` or ``-Infinity`` token met while parsing: kept as a marker so that
-    the field holding it can be named (JSON has no such numbers, spec section 9)."""
+    the field holding it can be named (JSON has no such numbers, docs/model.md, section 9)."""
 
     def __init__(self, token: str) -> None:
         self.token = token
@@ -425,7 +425,7 @@ def _floats(values: np.ndarray) -> list[float]:
 
 
 def instance_to_json(inst: Instance) -> str:
-    """The canonical encoding (spec section 9).
+    """The canonical encoding (docs/model.md, section 9).
 
     Layout: a top-level object with one key per line (two-space indent); the entries of
     ``gateways``, ``devices`` and ``slots`` one per line (four-space indent); every other

@@ -1,4 +1,4 @@
-"""The physics of a slot: the only code that turns rates into times (docs/model.md, sections 3-5).
+"""The physics of a slot: the only code that turns rates into times (docs/model.md, sections 4-5).
 
 Everything that makes a delay lives here, once, and every other module calls it: the evaluator
 (which judges by it), the decoders, the share sizing of the greedy and the ``fit`` decoder, and
@@ -53,7 +53,7 @@ CACHE_TOL = 1e-9
 #: they return shares (``share = full / (time * (1 - SCHEDULE_MARGIN))``). Why: the schedule
 #: meets Tmax exactly; after the shrink it meets it with room for the evaluator's rounding, at a
 #: cost of at most 1e-9 of a pool, so the solver's objective and the evaluator's score agree
-#: (spec section 5). The oracle certifies an assignment feasible only if its loads leave this room.
+#: (docs/model.md, section 5b). The oracle certifies an assignment feasible only if its loads leave this room.
 SCHEDULE_MARGIN = 1e-9
 #: Deadline-sized shares (the greedy, the ``fit`` decoder) plan every task to end by
 #: ``Tmax * (1 - SIZING_MARGIN)``. Why: their closed-form shares go through square roots and

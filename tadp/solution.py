@@ -1,4 +1,4 @@
-"""The solution file `tadp-solution/1` (spec section 11) and its re-scoring.
+"""The solution file `tadp-solution/1` (docs/model.md, section 11) and its re-scoring.
 
 Every solver writes one; :func:`score_solution` re-scores it with the evaluator (episode
 mode chains the cache from the instance's initial cache, slots mode takes each entry's

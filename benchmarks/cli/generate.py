@@ -14,7 +14,7 @@ from tadp.instance import write_instance
 
 def add_parser(sub: Any, name: str) -> None:
     p = sub.add_parser(name, help="draw an instance file (tadp-instance/1)",
-                       description="Draw a TADP instance with the paper's defaults (spec section 8).")
+                       description="Draw a TADP instance with the paper's defaults (docs/model.md, section 8).")
     size = p.add_argument_group("size")
     which = size.add_mutually_exclusive_group(required=True)
     which.add_argument("--size", help="GxK: G gateways with K devices each (e.g. 2x5, 10x35)")

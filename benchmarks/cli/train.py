@@ -4,7 +4,7 @@
     tadp-bench train --instance inst.json --algo ddpg --preset paper --device cuda -o ddpg.pt
     tadp-bench train --size 2x5 --algo td3 --decoder fit -o runs/td3-fit-2x5.pt   # solve with --solver td3-fit
 
-Training draws fresh task traces over the instance's network and devices (spec section 10).
+Training draws fresh task traces over the instance's network and devices (docs/model.md, section 10).
 Writes the checkpoint (a torch file: config, sizes, state dicts) and, beside it,
 ``NAME.curve.csv`` (episode, return, mean slot score, completion ratio, steps, seconds).
 """

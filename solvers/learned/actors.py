@@ -11,8 +11,8 @@ inference and decoding.
   the instance's trace length), ``device`` (``cpu``/``cuda``), ``critic_loss``
   (``standard``/``paper``, TD3), ``learning_starts`` (default 1000), and writes it to
   ``save_to=PATH`` when given (its learning curve beside it, as CSV).
-  ``inference="int8"`` runs the actor with int8 weights on the CPU (about 7x faster for the
-  paper preset at 10x35; actions within about 1e-3); the default ``fp32`` is the float actor.
+  ``inference="int8"`` runs the actor with int8 weights on the CPU (a quarter of the memory
+  traffic; actions within about 1e-3); the default ``fp32`` is the float actor.
 * ``td3-fit``, ``ddpg-fit``: the same two with the ``fit`` decoder
   (:mod:`tadp.decoders.fit`: the actor picks site, level, priority and keep flags, the
   decoder sizes the shares to the deadlines) instead of the paper's DCPU. The decoder is

@@ -1,4 +1,4 @@
-"""The function approximators of TD3 and DDPG: fully connected networks (Section V-A, spec section 10).
+"""The function approximators of TD3 and DDPG: fully connected networks (Section V-A, docs/model.md, section 10).
 
 The actor maps a state to an action in [-1, 1]^act_dim (ReLU hidden layers, tanh output); a critic
 maps a state and an action to one value. Their hidden sizes come from :class:`solvers.learned.td3.Td3Config`.

@@ -45,9 +45,9 @@ class Policy:
 
         One observation on the CPU runs as matrix-vector products in numpy (OpenBLAS sgemv on the
         actor's own float32 weights, fp32 throughout): a batch-1 forward pass only streams the
-        weights once, and OpenBLAS's sgemv does that about 1.7x faster than torch's batch-1 path
-        (paper preset at 10x35: 3.6 against 6.2 ms). Results equal torch's up to the order of
-        float32 additions. Batches, GPUs and quantised actors go through torch."""
+        weights once, and OpenBLAS's sgemv does that faster than torch's batch-1 path
+        (docs/measurements.md). Results equal torch's up to the order of float32 additions.
+        Batches, GPUs and quantised actors go through torch."""
         x = np.asarray(obs, np.float32)
         single = x.ndim == 1
         layers = self._gemv_layers() if single else None

@@ -1,7 +1,7 @@
 """TD3 as the paper's Algorithm 1 (Fujimoto et al. 2018), and DDPG, for any continuous-action env.
 
 Read top to bottom: the hyper-parameters (:class:`Td3Config`, defaults from Table IV and
-Section V-A, spec section 10), the networks, the replay buffer, then :func:`train`, whose
+Section V-A, docs/model.md, section 10), the networks, the replay buffer, then :func:`train`, whose
 loop carries banner comments keyed to Algorithm 1's lines. DDPG (the paper's benchmark) is
 the same loop with one critic, no target-policy smoothing and no policy delay.
 
@@ -123,9 +123,9 @@ def preset(name: str, algo: str = "td3", **changes: Any) -> Td3Config:
 
     ``paper``: Table IV as printed: actor [1800, 2400, 3000], critics [4800, 3500, 1500, 500]
     (TD3) or [2000, 1500, 500] (DDPG). About 12 M actor and 24 M critic parameters at 2x5:
-    meant for a GPU (an update takes about a second on a 2-core CPU).
+    meant for a GPU.
     ``default``: every Table IV value but the network sizes, actor and critics [256, 256],
-    sized for a 2-core CPU (300 x 50 steps in about 1.5-2.5 minutes at 2x5), and
+    sized for a small CPU (docs/measurements.md gives the training times), and
     ``validate_every=5``: the policy returned is the best of the validations every 5 episodes
     (used when the caller gives :func:`train` a ``validate`` function; the TADP trainer does),
     not the last actor, which with Table IV's small exploration noise often collapses into

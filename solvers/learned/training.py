@@ -48,9 +48,9 @@ def curve_summary(rows: list[dict[str, float]], last: int = 10) -> tuple[float, 
 
 def set_torch_threads(threads: int | None) -> None:
     """Torch's and numpy's OpenBLAS CPU thread counts (None: the libraries' defaults). One thread by
-    default: the networks are small, and several spinning threads on a busy 2-core machine made a
-    2x5 training run 12 times slower (4.6 s against 55 s for 20 episodes, measured with another
-    process running). OpenBLAS runs single-observation inference (:meth:`Policy.unit`)."""
+    default: the networks are small, and threads that spin on a busy machine cost far more than
+    they gain (docs/measurements.md). OpenBLAS runs single-observation inference
+    (:meth:`solvers.learned.policy.Policy.unit`)."""
     if threads is not None:
         import torch
 

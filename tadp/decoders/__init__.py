@@ -1,4 +1,4 @@
-"""Action decoders: an action of eq. (13) to a valid slot decision (spec section 10).
+"""Action decoders: an action of eq. (13) to a valid slot decision (docs/model.md, section 10).
 
 - :mod:`tadp.decoders.action`: the action's fields (:data:`ACTION_FIELDS`) and the decoded batch;
 - :mod:`tadp.decoders.dcpu`: the paper's DCPU (Algorithm 1, Steps 1-4), the default;

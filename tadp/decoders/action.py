@@ -1,4 +1,4 @@
-"""The action of eq. (13), shared by every decoder: its fields and the decoded batch (spec section 10).
+"""The action of eq. (13), shared by every decoder: its fields and the decoded batch (docs/model.md, section 10).
 
 An action holds :data:`FIELDS_PER_TASK` numbers per task in [-1, 1], task-major (task j's fields
 at ``10j .. 10j+9``), in the order of :data:`ACTION_FIELDS`. A decoder turns it into a
@@ -13,7 +13,7 @@ import numpy as np
 
 from tadp.decision import Decision
 
-#: The 10 fields of one task's action, in order (eq. 13; spec section 10).
+#: The 10 fields of one task's action, in order (eq. 13; docs/model.md, section 10).
 ACTION_FIELDS = (
     "site",  # m: >= 0 gateway, < 0 edge
     "level",  # phi: >= 0 heavy, < 0 light

@@ -1,4 +1,4 @@
-"""The paper's decoder, DCPU: any action of eq. (13) to a valid decision (spec section 10).
+"""The paper's decoder, DCPU: any action of eq. (13) to a valid decision (docs/model.md, section 10).
 
 An action holds 10 numbers per task in [-1, 1], task-major (task j's fields at
 ``10j .. 10j+9``), in the order of :data:`tadp.decoders.action.ACTION_FIELDS`. The decoder is the

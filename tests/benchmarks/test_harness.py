@@ -147,7 +147,7 @@ def test_bad_arguments_exit_2_before_any_work(argv: list[str], fragment: str, tm
 
 @pytest.mark.slow
 def test_horizon_bound_covers_every_policy_episode(quick_run: Path) -> None:
-    """The clairvoyant episode optimum bounds every online policy's episode score (issue 6)."""
+    """The clairvoyant episode optimum bounds every online policy's episode score."""
     episodes = pd.read_csv(quick_run / "episodes.csv")
     rows = pd.read_csv(quick_run / "rows.csv")
     assert len(episodes) == 1 and episodes["horizon_status"].iloc[0] == "optimal"

@@ -1,4 +1,4 @@
-"""The Gymnasium environment (spec section 10): API conformance, the eq. (12) layout, agreement
+"""The Gymnasium environment (docs/model.md, section 10): API conformance, the eq. (12) layout, agreement
 with the evaluator, fresh versus replayed traces, the batched form."""
 
 from __future__ import annotations

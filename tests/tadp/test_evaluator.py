@@ -1,4 +1,4 @@
-"""The evaluator on hand-computed cases (spec sections 4-6), then properties on random instances."""
+"""The evaluator on hand-computed cases (docs/model.md, sections 4-6), then properties on random instances."""
 
 from __future__ import annotations
 

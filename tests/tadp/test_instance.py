@@ -1,4 +1,4 @@
-"""The instance format `tadp-instance/1`: strict reading, canonical writing (spec section 9)."""
+"""The instance format `tadp-instance/1`: strict reading, canonical writing (docs/model.md, section 9)."""
 
 from __future__ import annotations
 

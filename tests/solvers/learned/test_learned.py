@@ -1,4 +1,4 @@
-"""TD3 and DDPG (spec section 10): presets, smoke runs of 200 steps on 2x3, reproducibility,
+"""TD3 and DDPG (docs/model.md, section 10): presets, smoke runs of 200 steps on 2x3, reproducibility,
 checkpoint round-trips, the solver wrappers and the ``train`` command."""
 
 from __future__ import annotations

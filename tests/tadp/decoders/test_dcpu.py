@@ -1,4 +1,4 @@
-"""The action decoder (spec section 10): its rules on hand-checkable cases, agreement with a plain
+"""The action decoder (docs/model.md, section 10): its rules on hand-checkable cases, agreement with a plain
 sequential transcription of Algorithm 1, and feasibility of its output for any action."""
 
 from __future__ import annotations
@@ -161,8 +161,8 @@ def test_wrong_action_length_is_rejected() -> None:
         decode(inst, np.zeros(7), inst.initial_cache, inst.deadline[0])
 
 
-# ------------------------------------------------------------------ the fast path against the old decoder
-def _old_decode_batch(inst: Instance, actions: np.ndarray, cache_gateway: np.ndarray, cache_edge: np.ndarray,
+# ------------------------------------------------------------------ the fast path against the reference decoder
+def _reference_decode_batch(inst: Instance, actions: np.ndarray, cache_gateway: np.ndarray, cache_edge: np.ndarray,
                       deadline: np.ndarray) -> dict[str, np.ndarray]:
     """The decoder as it was before the fast path (frozen here): discretise with np.where,
     admit by rounds of cumulative sums over the whole batch, shares by pool."""
@@ -193,7 +193,7 @@ def _old_decode_batch(inst: Instance, actions: np.ndarray, cache_gateway: np.nda
                                (inst.edge_cache - edge_bits.sum(axis=-1))[:, None]], axis=1)
         pool = np.where(at_gateway, inst.device_gateway[None, :], g)
         admitted = np.empty_like(candidates)
-        admitted[:, order] = _old_admit(block_start, candidates[:, order], size[:, order], pool[:, order],
+        admitted[:, order] = _reference_admit(block_start, candidates[:, order], size[:, order], pool[:, order],
                                         at_gateway[:, order], free)
         dropped_cache = candidates & ~admitted
     site = np.where(at_gateway, SITE_GATEWAY, SITE_EDGE).astype(np.int8)
@@ -202,16 +202,16 @@ def _old_decode_batch(inst: Instance, actions: np.ndarray, cache_gateway: np.nda
     weight = (np.fmin(np.fmax(fields[..., 2:6], -1.0), 1.0) + 1.0) / 2.0
     return {
         "site": site, "level": heavy.astype(np.int8),
-        "uplink_share": _old_shares(weight[..., 0], served, membership, inst.device_gateway),
-        "bs_share": _old_shares(weight[..., 1], at_edge, None, None),
-        "compute_share": (_old_shares(weight[..., 2], at_gateway, membership, inst.device_gateway)
-                          + _old_shares(weight[..., 3], at_edge, None, None)),
+        "uplink_share": _reference_shares(weight[..., 0], served, membership, inst.device_gateway),
+        "bs_share": _reference_shares(weight[..., 1], at_edge, None, None),
+        "compute_share": (_reference_shares(weight[..., 2], at_gateway, membership, inst.device_gateway)
+                          + _reference_shares(weight[..., 3], at_edge, None, None)),
         "keep_gateway": keep_gateway, "keep_edge": keep_edge, "dropped_fetch": dropped_fetch,
         "dropped_cache": dropped_cache,
     }
 
 
-def _old_shares(weight: np.ndarray, members: np.ndarray, membership: np.ndarray | None,
+def _reference_shares(weight: np.ndarray, members: np.ndarray, membership: np.ndarray | None,
                 gateway: np.ndarray | None) -> np.ndarray:
     w = np.where(members, weight, 0.0)
     count = members.astype(float)
@@ -227,7 +227,7 @@ def _old_shares(weight: np.ndarray, members: np.ndarray, membership: np.ndarray 
     return (w * per_weight + equal) * count
 
 
-def _old_admit(block_start: np.ndarray, candidates: np.ndarray, size: np.ndarray, pool: np.ndarray,
+def _reference_admit(block_start: np.ndarray, candidates: np.ndarray, size: np.ndarray, pool: np.ndarray,
                at_gateway: np.ndarray, free: np.ndarray) -> np.ndarray:
     b, n = candidates.shape
     n_pools = free.shape[1]
@@ -257,9 +257,9 @@ _DECODED = ("site", "level", "uplink_share", "bs_share", "compute_share", "keep_
 
 def _assert_same_as_old(inst: Instance, actions: np.ndarray, cache_gw: np.ndarray, cache_edge: np.ndarray,
                         deadline: np.ndarray) -> None:
-    """decode_batch's every output equals the old decoder's: same dtype, shape and bits."""
+    """decode_batch's every output equals the reference decoder's: same dtype, shape and bits."""
     new = decode_batch(inst, actions, cache_gw, cache_edge, deadline)
-    old = _old_decode_batch(inst, actions, cache_gw, cache_edge, deadline)
+    old = _reference_decode_batch(inst, actions, cache_gw, cache_edge, deadline)
     for name in _DECODED:
         x, y = getattr(new, name), old[name]
         assert x.dtype == y.dtype and x.shape == y.shape, name
@@ -295,9 +295,9 @@ def _propertydecoder_instances() -> list[Instance]:
 
 
 @pytest.mark.parametrize("inst", _propertydecoder_instances(), ids=lambda i: i.name + f"-{i.n_devices}")
-def test_fast_path_equals_the_old_decoder(inst: Instance) -> None:
+def test_fast_path_equals_the_reference_decoder(inst: Instance) -> None:
     """On thousands of random actions and caches, in batches of 1 to 300 (the reference path below
-    4 rows, the fast path above), every output of decode_batch is the old decoder's, bit for bit."""
+    4 rows, the fast path above), every output of decode_batch is the reference decoder's, bit for bit."""
     rng = np.random.default_rng(inst.n_devices)
     for _ in range(3):
         for b in (1, 2, 3, 4, 7, 64, 300):
@@ -307,7 +307,7 @@ def test_fast_path_equals_the_old_decoder(inst: Instance) -> None:
 @pytest.mark.parametrize("tol", [0.0, 1e6, 1e15], ids=["never-near", "often-near", "always-near"])
 def test_near_tie_fallback_changes_nothing(tol: float) -> None:
     """Whether no row, many rows or every row counts as a near tie (and so goes to the reference
-    rounds), the output is the same: both paths decide as the old decoder does."""
+    rounds), the output is the same: both paths decide as the reference decoder does."""
     insts = [generate_instance([35] * 4, seed=1, slots=4), decoder_instances()[1], decoder_instances()[-1]]
     for inst in insts:
         dec._layout(inst).tol, saved = tol, dec._layout(inst).tol
@@ -321,7 +321,7 @@ def test_near_tie_fallback_changes_nothing(tol: float) -> None:
 
 def test_exact_ties_go_to_the_reference(four_devices: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
     """Model sizes in whole megabytes make exact ties (a model that fills the room to the bit): such
-    rows are decided by the reference rounds, and agree with the old decoder and with Algorithm 1."""
+    rows are decided by the reference rounds, and agree with the reference decoder and with Algorithm 1."""
     inst = dataclasses.replace(four_devices, model_size=np.tile([5 * MB, 10 * MB], (4, 1)), gateway_cache=np.array(
         [25 * MB]), edge_cache=20 * MB)
     calls: list[int] = []

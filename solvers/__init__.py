@@ -54,8 +54,8 @@ class SolverSpec:
 
 #: name -> spec, in the order the benchmark runs them (``display`` orders the reports).
 REGISTRY: dict[str, SolverSpec] = {spec.name: spec for spec in (
-    SolverSpec("highs", "solvers.exact_pyomo:PyomoSolver", "exact", reference=True, display=0),
-    SolverSpec("cpsat", "solvers.exact_cpsat:CpSatSolver", "exact", display=1),
+    SolverSpec("highs", "solvers.exact.highs:PyomoSolver", "exact", reference=True, display=0),
+    SolverSpec("cpsat", "solvers.exact.cpsat:CpSatSolver", "exact", display=1),
     SolverSpec("td3", "solvers.learned:Td3Solver", "learned", decoder="dcpu", trains=True, display=2),
     SolverSpec("ddpg", "solvers.learned:DdpgSolver", "learned", decoder="dcpu", trains=True, display=3),
     SolverSpec("random", "solvers.learned:RandomSolver", "heuristic", decoder="dcpu", display=7),

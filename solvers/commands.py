@@ -101,7 +101,7 @@ def _add_export(sub: Any) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from solvers.exact_pyomo import export_model
+    from solvers.exact.model import export_model
 
     inst = read_instance(args.instance)
     if not 0 <= args.slot < inst.n_slots:

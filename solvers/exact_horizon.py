@@ -6,7 +6,7 @@ one given, every later one chosen through the keep flags, maximise the episode s
 scores). Every online policy's episode is a feasible point of it, so its optimum bounds every policy's
 episode score from above.
 
-The model (:func:`build_horizon_model`) is the slot model of :mod:`solvers.exact_pyomo` once per slot,
+The model (:func:`build_horizon_model`) is the slot model of :mod:`solvers.exact.model` once per slot,
 with the start cache as a variable:
 
 - ``choose[k]``: one binary per option of every slot: *serve* options per (task, site, level, fetch case)
@@ -16,8 +16,8 @@ with the start cache as a variable:
   ``resident_*`` (r = u OR brought) and ``gateway_cache``/``edge_cache`` in every slot; C7 ``carry``
   (u_{s+1} <= r_s: the keep flags are free); C1 + C4 + C5 as the slot model's *resource cuts* per slot.
 
-:func:`solve_horizon` runs the same outer approximation as :func:`solvers.exact_pyomo.solve_slot`: HiGHS
-solves the MILP, the oracle (:func:`solvers.enumerate.min_max_load`) judges each slot's served
+:func:`solve_horizon` runs the same outer approximation as :func:`solvers.exact.highs.solve_slot`: HiGHS
+solves the MILP, the oracle (:func:`solvers.exact.oracle.min_max_load`) judges each slot's served
 assignment of every incumbent, an infeasible one gets the resource cut at its oracle prices (in its slot),
 and the loop ends when the MILP's optimum is truly feasible (proven optimal) or at the time limit (best true
 incumbent and best MILP bound). Infeasible incumbents are also *repaired* (served options turned into
@@ -43,7 +43,9 @@ import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 from solvers.base import Solver, SolveResult, finish
-from solvers.enumerate import (
+from solvers.exact.backends import HighsBackend
+from solvers.exact.options import trivial_bound
+from solvers.exact.oracle import (
     FEASIBLE,
     INFEASIBLE,
     UNCERTAIN,
@@ -52,8 +54,6 @@ from solvers.enumerate import (
     option_costs,
     schedule_decision,
 )
-from solvers.exact_data import trivial_bound
-from solvers.exact_pyomo import HighsBackend
 from solvers.horizon_data import (
     GATE_NONE,
     NODE_EDGE,
@@ -325,7 +325,7 @@ def build_horizon_model(data: HorizonData, *, free_start: bool = False) -> Any:
                                     doc="C5 with C1: the ECoS compute C_e in step s, each task at its longest compute")
     m.resource_cuts = pyo.ConstraintList(
         doc="C1 + C4 + C5 of one step: sum_o c_o(lambda) choose[o] <= 1 over its serve options, for price vectors "
-            "lambda on its pools (the slot model's resource cuts, solvers.exact_pyomo)")
+            "lambda on its pools (the slot model's resource cuts, solvers.exact.model)")
     m.excluded = pyo.ConstraintList(
         doc="served assignments of one step (or whole choices) excluded one by one (no-good cuts): proven "
             "infeasible or knife-edge")
@@ -1266,7 +1266,7 @@ def warm_start_episode(inst: Instance, n_slots: int, first_slot: int, cache: Cac
     """The episode of ``kind`` (:data:`WARM_STARTS`; "both": the better of the two by the evaluator's
     score) over the horizon; the myopic exact policy (``highs``, keep rule used) gets ``time_limit`` seconds
     in all. None for "none"."""
-    from solvers.exact_pyomo import PyomoSolver
+    from solvers.exact.highs import PyomoSolver
     from solvers.greedy import GreedySolver
 
     if kind not in WARM_STARTS:

@@ -1,6 +1,6 @@
 """What the horizon model chooses from, slot by slot, and how a plan chains the caches (docs/exact_horizon.md).
 
-In the per-slot model (:mod:`solvers.exact_data`) the start cache is data, so every option has one model
+In the per-slot model (:mod:`solvers.exact.options`) the start cache is data, so every option has one model
 fetch time F. Over a horizon the start cache of slot t > 0 is a decision, so an option's fetch time
 depends on which models are resident when the slot starts (eq. 5, [D5]). Every (task, site, level) is
 therefore offered once per *fetch case*, each case *gated* by the start-of-slot residency flag it needs:
@@ -20,9 +20,9 @@ in F, and the model is placed all the same), so the gates are the only coupling 
 
 Two kinds of options per slot:
 
-- *serve* options (a :class:`~solvers.exact_data.SlotOptions`, one row per (task, site, level, case) that
+- *serve* options (a :class:`~solvers.exact.options.SlotOptions`, one row per (task, site, level, case) that
   can complete: F <= Tmax, minimal delay <= Tmax, model no larger than the node's cache). They earn
-  the accuracy and draw on the pools; :mod:`solvers.enumerate` judges their assignments as for one slot.
+  the accuracy and draw on the pools; :mod:`solvers.exact.oracle` judges their assignments as for one slot.
 - *place-only* options (:class:`PlaceOnly`): serve the task with zero shares, so that it is late and
   earns nothing but places its model (the evaluator places a missing model iff its fetch ends within the
   deadline, even for a late task, [D6]). They draw on no pool. One per (task, site, level) whose fetch
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solvers.exact_data import SlotOptions, slot_options
+from solvers.exact.options import SlotOptions, slot_options
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, Decision
 from tadp.instance import Cache, Instance
 from tadp.physics import completion_delay, fetch_times, fits_capacity, within_deadline
@@ -88,7 +88,7 @@ class HorizonSlot:
 
 
 def _unfiltered_options(inst: Instance, slot: int, cache: Cache) -> SlotOptions:
-    """:func:`solvers.exact_data.slot_options` with nothing left out: on a copy of the instance whose
+    """:func:`solvers.exact.options.slot_options` with nothing left out: on a copy of the instance whose
     deadlines are infinite and whose caches are unlimited, so that every (task, site, level) gets a row
     with its works, pools, accuracy and the fetch time of ``cache`` (the real deadlines and capacities are
     applied by the caller)."""

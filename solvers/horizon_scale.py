@@ -36,7 +36,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from solvers.base import Solver
-from solvers.exact_data import trivial_bound
+from solvers.exact.options import trivial_bound
 from solvers.exact_horizon import (
     HorizonResult,
     HorizonSolver,

@@ -13,7 +13,7 @@ import pytest
 
 from solvers import make_solver
 from solvers.base import solve_episode
-from solvers.exact_data import slot_options
+from solvers.exact.options import slot_options
 from solvers.exact_horizon import HorizonSolver, build_horizon_model, horizon_data, solve_horizon, solve_horizon_band
 from solvers.greedy import GreedySolver
 from solvers.horizon_data import GATE_EDGE, GATE_GATEWAY, GATE_NONE, horizon_slot

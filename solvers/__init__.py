@@ -63,7 +63,7 @@ REGISTRY: dict[str, SolverSpec] = {spec.name: spec for spec in (
     SolverSpec("ddpg-fit", "solvers.learned:DdpgFitSolver", "learned", decoder="fit", trains=True, display=5),
     SolverSpec("random-fit", "solvers.learned:RandomFitSolver", "heuristic", decoder="fit", display=8),
     SolverSpec("greedy", "solvers.greedy:GreedySolver", "heuristic", display=6),
-    SolverSpec("highs-horizon", "solvers.exact_horizon:HorizonSolver", "exact", benchmark=False, display=9),
+    SolverSpec("highs-horizon", "solvers.horizon.solver:HorizonSolver", "exact", benchmark=False, display=9),
 )}
 
 

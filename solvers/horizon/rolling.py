@@ -1,6 +1,6 @@
 """The horizon optimum at scale: a rolling-horizon incumbent and a block-Lagrangian bound (docs/exact_horizon.md).
 
-When the monolithic horizon model (:mod:`solvers.exact_horizon`) is too large to solve, two numbers still
+When the monolithic horizon model (:mod:`solvers.horizon.monolithic`) is too large to solve, two numbers still
 bracket the clairvoyant optimum OPT of slots t0 .. t0+H-1:
 
 - :func:`rolling_horizon` (an incumbent, a lower bound on OPT): solve the horizon model over a window of W
@@ -37,19 +37,12 @@ import pyomo.environ as pyo
 
 from solvers.base import Solver
 from solvers.exact.options import trivial_bound
-from solvers.exact_horizon import (
-    HorizonResult,
-    HorizonSolver,
-    _HorizonBackend,
-    _linear,
-    build_horizon_model,
-    extend_episode,
-    horizon_data,
-    solve_horizon,
-    tighten_horizon,
-    warm_start_episode,
-)
 from solvers.greedy import GreedySolver
+from solvers.horizon.data import horizon_data
+from solvers.horizon.model import HorizonBackend, build_horizon_model, linear
+from solvers.horizon.monolithic import HorizonResult, solve_horizon, tighten_horizon
+from solvers.horizon.solver import HorizonSolver
+from solvers.horizon.warm import extend_episode, warm_start_episode
 from tadp.decision import Decision
 from tadp.errors import TadpInputError
 from tadp.evaluator import evaluate_episode
@@ -139,7 +132,7 @@ class _Block:
     first: int  # first slot
     length: int
     model: Any
-    backend: _HorizonBackend
+    backend: HorizonBackend
     trivial: float  # its score with every task at its best option (a bound on the block's score)
     bound: float = math.inf  # upper bound on the block's Lagrangian maximum at the current multipliers
     start: np.ndarray = field(default_factory=lambda: np.zeros(0))  # u of its first step (model flags order)
@@ -175,7 +168,7 @@ def _set_block_objective(block: _Block, weight: float, price_in: np.ndarray | No
     if hasattr(m, "lagrangian"):
         m.del_component(m.lagrangian)
     m.accuracy.deactivate()
-    m.lagrangian = pyo.Objective(expr=_linear(coefs, variables), sense=pyo.maximize,
+    m.lagrangian = pyo.Objective(expr=linear(coefs, variables), sense=pyo.maximize,
                                  doc="block score plus the Lagrangian terms of the relaxed cache links (C7)")
     block.backend.opt.set_objective(m.lagrangian)
 
@@ -207,7 +200,7 @@ def block_bound(
         data = horizon_data(inst, t, length, start if b == 0 else Cache.empty(inst.n_devices))
         model = build_horizon_model(data, free_start=b > 0)
         trivial = sum(trivial_bound(hs.serve) for hs in data.slots) / length
-        blocks.append(_Block(t, length, model, _HorizonBackend(model, threads, seed), trivial))
+        blocks.append(_Block(t, length, model, HorizonBackend(model, threads, seed), trivial))
     flags = list(blocks[0].model.models)  # the same model flags in every block (same instance)
     prices = [np.zeros(len(flags)) for _ in range(len(blocks) - 1)]  # mu of the link into block b + 1
     weights = [blk.length / n for blk in blocks]

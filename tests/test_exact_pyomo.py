@@ -146,8 +146,8 @@ def test_formulations_agree() -> None:
         inst = _instance(counts, seed, scale, warm)
         a = solve_slot(inst, 0, inst.initial_cache, time_limit=30.0, formulation="projected")
         b = solve_slot(inst, 0, inst.initial_cache, time_limit=30.0, formulation="extended")
-        assert a[1] == b[1] == "optimal"
-        assert a[2] == pytest.approx(b[2], abs=1e-6)
+        assert a.status == b.status == "optimal"
+        assert a.objective == pytest.approx(b.objective, abs=1e-6)
 
 
 def test_generic_pyomo_solver_path() -> None:

@@ -11,6 +11,7 @@ What is where:
 - :mod:`~solvers.exact.model`: the Pyomo MILP (:func:`build_model`), its cuts, its LP rounds and its
   export (:func:`export_model`);
 - :mod:`~solvers.exact.backends`: the MILP back ends (HiGHS, persistent; any Pyomo MIP solver);
+- :mod:`~solvers.exact.oa`: the outer-approximation plumbing the slot and the horizon solvers share;
 - :mod:`~solvers.exact.highs`: outer approximation for one slot (:func:`solve_slot`) and the registered
   solver ``highs`` (:class:`PyomoSolver`);
 - :mod:`~solvers.exact.cpsat`: the discretised CP-SAT model, registered as ``cpsat``
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from solvers.exact.cpsat import CpSatSolver
     from solvers.exact.enumerate import Enumeration, enumerate_optimum
-    from solvers.exact.highs import PyomoSolver, solve_slot
+    from solvers.exact.highs import PyomoSolver, SlotSolution, solve_slot
     from solvers.exact.model import build_model, export_model
     from solvers.exact.options import SlotOptions, slot_options
     from solvers.exact.oracle import LoadCertificate, min_max_load
@@ -39,6 +40,7 @@ _EXPORTS = {
     "Enumeration": "enumerate",
     "enumerate_optimum": "enumerate",
     "PyomoSolver": "highs",
+    "SlotSolution": "highs",
     "solve_slot": "highs",
     "build_model": "model",
     "export_model": "model",
@@ -60,5 +62,5 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
 
 
-__all__ = ["CpSatSolver", "Enumeration", "LoadCertificate", "PyomoSolver", "SlotOptions", "build_model",
+__all__ = ["CpSatSolver", "Enumeration", "LoadCertificate", "PyomoSolver", "SlotOptions", "SlotSolution", "build_model",
            "enumerate_optimum", "export_model", "min_max_load", "slot_options", "solve_slot"]

@@ -21,7 +21,6 @@ export of a slot's model as MPS or LP (:func:`export_model`).
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +29,9 @@ import pyomo.environ as pyo
 from pyomo.opt import ProblemFormat
 
 from solvers.exact.backends import Backend, HighsBackend
+from solvers.exact.oa import LpRounds, choice_vector, lp_rounds, resource_cut, separating_prices
 from solvers.exact.options import COMPUTE, SlotOptions, slot_options
-from solvers.exact.oracle import LoadCertificate, min_max_load, option_costs
+from solvers.exact.oracle import LoadCertificate
 from tadp.errors import TadpInputError
 from tadp.instance import Cache, Instance
 
@@ -43,11 +43,6 @@ INITIAL_CUT_RATIO = 2.0
 CUT_VIOLATION = 1e-6
 #: Most rounds of cuts on the LP relaxation before the first MILP.
 ROOT_ROUNDS = 60
-#: An LP point whose fractional min-max load exceeds 1 by more than this gets a resource cut (cutting
-#: finer at the root gains nothing: the MILP rounds cut off what matters, integer assignments).
-ROOT_SEPARATION_TOL = 1e-6
-#: Resource-cut coefficients below this are left out (which only relaxes the cut).
-RESOURCE_COEF_MIN = 1e-12
 #: Two tangent points of a leg closer than this (relative) count as the same.
 CUT_POINT_TOL = 1e-9
 #: Export formats (``--format``) and Pyomo's writer for each (CPLEX LP format for ``lp``).
@@ -149,7 +144,7 @@ def _add_projected(m: Any, opts: SlotOptions) -> None:
     def single_pool(pool: int) -> Any:
         prices = np.zeros(opts.n_pools)
         prices[pool] = 1.0
-        expr = _cut_expression(m, opts, prices)
+        expr = _resource_cut(m, opts, prices)
         return pyo.Constraint.Skip if expr is None else expr <= 1
 
     m.uplink_band = pyo.Constraint(m.gateways, rule=lambda _, i: single_pool(int(pools.band[i])),
@@ -165,12 +160,9 @@ def _add_projected(m: Any, opts: SlotOptions) -> None:
             "c_o(lambda) = min over option o's schedules meeting Tmax of sum_p lambda_p * work_p / time_p")
 
 
-def _cut_expression(m: Any, opts: SlotOptions, prices: np.ndarray) -> Any:
-    costs = option_costs(opts, prices)
-    used = np.flatnonzero(costs > RESOURCE_COEF_MIN)  # dropping a term of a <= cut only relaxes it
-    if len(used) == 0:
-        return None
-    return sum(float(costs[o]) * m.choose[o] for o in used)
+def _resource_cut(m: Any, opts: SlotOptions, prices: np.ndarray) -> Any:
+    """The left side of the resource cut of ``prices`` over the model's choices (None: no option has a cost)."""
+    return resource_cut(opts, prices, lambda o: m.choose[o])
 
 
 def add_resource_cut(model: Any, prices: np.ndarray) -> list[Any]:
@@ -178,7 +170,7 @@ def add_resource_cut(model: Any, prices: np.ndarray) -> list[Any]:
     constraint data (empty when no option has a cost)."""
     prices = np.asarray(prices, float)
     prices = prices / prices.sum()
-    expr = _cut_expression(model, model.slot_options, prices)
+    expr = _resource_cut(model, model.slot_options, prices)
     if expr is None:
         return []
     model.cut_prices.append(prices)
@@ -275,21 +267,12 @@ def export_model(inst: Instance, slot: int, path: str | Path, fmt: str, *, formu
 
 
 # ============================================================================ cuts and LP rounds
-def choice_vector(model: Any, values: Any) -> np.ndarray:
-    return np.array([values.get(v, 0.0) or 0.0 for v in model.choose.values()])
-
-
 def separating_cuts(model: Any, values: Any) -> list[Any]:
     """Cuts that separate the LP point ``values`` from the convex relaxation (none if it is in it)."""
-    opts: SlotOptions = model.slot_options
-    z = choice_vector(model, values)
     if model.formulation == "extended":
         return add_tangent_cuts(model, violated_points(model, values))
-    support = np.flatnonzero(z > 1e-9)
-    cert = min_max_load(opts, support, weights=z[support])
-    if cert.lower > 1.0 + ROOT_SEPARATION_TOL:
-        return add_resource_cut(model, cert.prices)
-    return []
+    prices = separating_prices(model.slot_options, choice_vector(model, values))
+    return [] if prices is None else add_resource_cut(model, prices)
 
 
 def assignment_cuts(model: Any, cert: LoadCertificate) -> list[Any]:
@@ -302,23 +285,10 @@ def assignment_cuts(model: Any, cert: LoadCertificate) -> list[Any]:
     return add_resource_cut(model, cert.prices)
 
 
-def tighten_relaxation(model: Any, backend: Backend, deadline: float) -> tuple[int, float | None]:
+def tighten_relaxation(model: Any, backend: Backend, deadline: float) -> LpRounds:
     """Rounds of: solve the LP relaxation, add the cut that separates its point (none: stop), at most
-    :data:`ROOT_ROUNDS` and until ``deadline`` (perf_counter). Returns (rounds, last LP bound)."""
-    rounds, bound = 0, None
-    backend.set_integrality(False)
-    while rounds < ROOT_ROUNDS and time.perf_counter() < deadline:
-        lp = backend.solve(deadline - time.perf_counter(), 0.0)
-        if lp.status != "optimal" or lp.values is None:
-            break
-        rounds += 1
-        bound = lp.bound if lp.bound is not None else lp.objective
-        new = separating_cuts(model, lp.values)
-        backend.add(new)
-        if not new:
-            break
-    backend.set_integrality(True)
-    return rounds, bound
+    :data:`ROOT_ROUNDS` and until ``deadline`` (perf_counter)."""
+    return lp_rounds(backend, deadline, ROOT_ROUNDS, lambda values: separating_cuts(model, values))
 
 
 def violated_points(model: Any, values: Any) -> list[tuple[int, int, float]]:
@@ -338,5 +308,5 @@ def violated_points(model: Any, values: Any) -> list[tuple[int, int, float]]:
 
 
 __all__ = ["CUT_POINT_TOL", "CUT_VIOLATION", "EXPORT_FORMATS", "FORMULATIONS", "INITIAL_CUT_RATIO", "ROOT_ROUNDS",
-           "add_resource_cut", "add_tangent_cuts", "assignment_cuts", "build_model", "choice_vector", "export_model",
+           "add_resource_cut", "add_tangent_cuts", "assignment_cuts", "build_model", "export_model",
            "separating_cuts", "tighten_relaxation", "violated_points"]

@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 
+from solvers.exact.oa import choice_vector, linear, relative_gap
 from solvers.exact.options import trivial_bound
 from solvers.exact.oracle import FEASIBLE, INFEASIBLE
 from solvers.horizon.data import SERVE, HorizonData, HorizonSlot, SlotPlan, horizon_data
 from solvers.horizon.judge import Judge
-from solvers.horizon.model import HorizonBackend, add_step_cut, build_horizon_model, choice_vector, linear
+from solvers.horizon.model import HorizonBackend, add_step_cut, build_horizon_model
 from solvers.horizon.monolithic import HorizonResult, solve_horizon, tighten_horizon
 from solvers.horizon.warm import warm_start_episode
 from tadp.decision import Decision
@@ -373,7 +374,7 @@ def solve_horizon_band(
         incumbent_loss = total - n * max(result.objective, info.get("band_myopic_score", 0.0))
         band = min(band * BAND_GROWTH, incumbent_loss) if incumbent_loss > band else band * BAND_GROWTH
     assert result is not None
-    gap = (result.bound - result.objective) / max(abs(result.objective), 1e-12) if result.bound > 0 else 0.0
+    gap = relative_gap(result.bound, result.objective)
     if (result.status != "error" and not info.get("band_fallback") and gap > mip_gap
             and deadline - time.perf_counter() > BAND_HANDOVER_MIN_S):
         # not proven by the handover time: every R(G) only holds episodes near mean(V), so the incumbent may be
@@ -399,7 +400,7 @@ def solve_horizon_band(
             if mono.objective > result.objective:
                 result = mono
             result.bound = max(bound, result.objective)
-        gap = (result.bound - result.objective) / max(abs(result.objective), 1e-12) if result.bound > 0 else 0.0
+        gap = relative_gap(result.bound, result.objective)
     if result.status != "error":
         result.status = "optimal" if gap <= mip_gap else "time_limit"
     result.info = {**{k: v for k, v in result.info.items() if k != "trace"}, **info,

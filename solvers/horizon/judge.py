@@ -10,11 +10,12 @@ oracle accepts, then what fits is added back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from solvers.exact.oa import Incumbent
 from solvers.exact.oracle import FEASIBLE, LoadCertificate, min_max_load, option_costs, schedule_decision
 from solvers.horizon.data import (
     GATE_NONE,
@@ -37,11 +38,12 @@ REPAIR_MISSES = 3
 
 
 @dataclass(eq=False)
-class HorizonIncumbent:
-    value: float
-    plans: list[SlotPlan]
-    certificates: list[LoadCertificate]
-    caches: list[Cache]
+class HorizonIncumbent(Incumbent):
+    """A true incumbent of the horizon: its plans (one per step, each step's certificate in
+    ``certificates``) and the start caches u_0 .. u_H of their fewest-models chain."""
+
+    plans: list[SlotPlan] = field(default_factory=list)
+    caches: list[Cache] = field(default_factory=list)
 
 
 class Judge:
@@ -75,7 +77,7 @@ class Judge:
             if cert.verdict != FEASIBLE:
                 return None
             certs.append(cert)
-        return HorizonIncumbent(self.data.value(plans), plans, certs, caches)
+        return HorizonIncumbent(self.data.value(plans), certs, plans=plans, caches=caches)
 
     def repair(self, plans: list[SlotPlan]) -> HorizonIncumbent | None:
         """Turn served options of uncertified steps into place-only ones (same caches: a place-only task

@@ -15,46 +15,33 @@ Also here: the cuts the solvers add to it (a step's resource cut, no-goods) and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.core.expr.numeric_expr import LinearExpression
 
 from solvers.exact.backends import HighsBackend
-from solvers.exact.oracle import option_costs
+from solvers.exact.oa import linear, no_good, resource_cut
 from solvers.horizon.data import NODE_EDGE, NODE_GATEWAY, HorizonData
 from tadp.instance import Instance
 from tadp.physics import CACHE_TOL, Pools, fits_capacity
 
-#: Resource-cut coefficients below this are left out (which only relaxes the cut).
-RESOURCE_COEF_MIN = 1e-12
-
 
 # ============================================================================ model
-def linear(coefs: list[float], variables: list[Any], constant: float = 0.0) -> Any:
-    return LinearExpression(constant=constant, linear_coefs=list(coefs), linear_vars=list(variables))
-
-
 def build_horizon_model(data: HorizonData, *, free_start: bool = False) -> Any:
     """The horizon problem as a Pyomo ``ConcreteModel`` (module doc): a MILP relaxation of it whose
     integer points are exactly the horizon's plans once enough resource cuts are in (all of them: C1 + C4
-    + C5 per slot). ``start_cache`` and ``resident`` are continuous: for 0/1 choices every feasible point
-    rounds down to a 0/1 one with the same choices (docs/exact_horizon.md), so declaring them binary
-    would change nothing but the search; binary, they let HiGHS derive cover cuts from the caches).
+    + C5 per slot). ``start_cache`` and ``resident`` are binary, though for 0/1 choices every feasible point
+    with fractional ones rounds down to a 0/1 one with the same choices (docs/exact_horizon.md, section 2),
+    so continuous ones would give the same optimum: binary, they let HiGHS derive cover cuts from the
+    caches.
 
     ``free_start``: the first step's start cache is a variable too (any cache that fits), which relaxes
     the problem (used by :func:`solvers.horizon.rolling.block_bound` for blocks after the first)."""
     inst = data.inst
-    n, g_count, horizon = inst.n_devices, inst.n_gateways, data.n_steps
-    pools = Pools(g_count)
-    capacity = np.append(inst.gateway_cache, inst.edge_cache)
-    sizes = inst.model_size
-    # model flags that fit their node's cache (no other can ever be resident)
-    models = [int(data.flag(node, j, lv)) for node in (NODE_GATEWAY, NODE_EDGE) for j in range(n) for lv in (0, 1)
-              if fits_capacity(sizes[j, lv], capacity[inst.device_gateway[j] if node == NODE_GATEWAY else g_count])]
-    start_flags = np.concatenate([data.start.gateway.reshape(-1), data.start.edge.reshape(-1)])
-
+    n, horizon = inst.n_devices, data.n_steps
+    models = _model_flags(data)
     m = pyo.ConcreteModel(name=f"{inst.name} slots {data.first_slot}..{data.first_slot + horizon - 1} (horizon)")
     m.horizon_data = data
     m.steps = pyo.Set(initialize=range(horizon), ordered=True,
@@ -63,11 +50,11 @@ def build_horizon_model(data: HorizonData, *, free_start: bool = False) -> Any:
                         doc="options k of every step: serve (task, site, level, fetch case) or place-only")
     m.models = pyo.Set(initialize=models, ordered=True,
                        doc="model flags f = (node, device j, level n): node 0 j's gateway, 1 the ECaS")
-    m.gateways = pyo.Set(initialize=range(g_count), ordered=True, doc="gateways i (IGWs)")
+    m.gateways = pyo.Set(initialize=range(inst.n_gateways), ordered=True, doc="gateways i (IGWs)")
     m.choose = pyo.Var(m.options, domain=pyo.Binary,
                        doc="1 if option k is taken: site m_j, model phi_j and fetch case (C2, C3)")
-    first_free = 0 if free_start else 1
     m.free_start = free_start
+    first_free = _first_free(m)
     m.carried = pyo.Set(initialize=[(s, f) for s in range(first_free, horizon) for f in models], dimen=2,
                         ordered=True, doc="(step, model flag) pairs whose start-of-slot state is decided")
     m.start_cache = pyo.Var(m.carried, domain=pyo.Binary,
@@ -80,10 +67,48 @@ def build_horizon_model(data: HorizonData, *, free_start: bool = False) -> Any:
         expr=linear(acc.tolist(), [m.choose[k] for k in range(data.n_options)]), sense=pyo.maximize,
         doc="episode score: mean over the steps of eq. (11), the mean accuracy U_j of completed tasks")
 
+    _add_one_option(m, data)
+    _add_fetch_gates(m, data)
+    _add_residency(m, data)
+    _add_caches(m, data, models)
+    _add_step_pools(m, data)
+    return m
+
+
+def _model_flags(data: HorizonData) -> list[int]:
+    """The model flags that fit their node's cache (no other can ever be resident)."""
+    inst = data.inst
+    capacity = np.append(inst.gateway_cache, inst.edge_cache)
+    sizes = inst.model_size
+    return [int(data.flag(node, j, lv)) for node in (NODE_GATEWAY, NODE_EDGE) for j in range(inst.n_devices)
+            for lv in (0, 1)
+            if fits_capacity(sizes[j, lv], capacity[inst.device_gateway[j] if node == NODE_GATEWAY else inst.n_gateways])]
+
+
+def _first_free(m: Any) -> int:
+    """The first step whose start cache is a variable: 0 with a free start, else 1 (step 0 starts from the
+    given cache)."""
+    return 0 if m.free_start else 1
+
+
+def _start_flags(data: HorizonData) -> np.ndarray:
+    """The given start cache, by model flag."""
+    return np.concatenate([data.start.gateway.reshape(-1), data.start.edge.reshape(-1)])
+
+
+def _start(m: Any, data: HorizonData) -> Callable[[int, int], Any]:
+    """u[s, f], model f resident at the start of step s: the variable ``start_cache[s, f]``, or the given
+    start cache's flag (a constant) for a step whose start is not decided."""
+    first_free, start_flags = _first_free(m), _start_flags(data)
+
     def start(s: int, f: int) -> Any:
         return m.start_cache[s, f] if s >= first_free else float(start_flags[f])
 
-    # ---------------------------------------------------------------- C2, C3
+    return start
+
+
+def _add_one_option(m: Any, data: HorizonData) -> None:
+    """C2, C3: at most one option per task and step."""
     groups: dict[tuple[int, int], list[int]] = {}
     for k in range(data.n_options):
         groups.setdefault((int(data.step[k]), int(data.task[k])), []).append(k)
@@ -93,14 +118,14 @@ def build_horizon_model(data: HorizonData, *, free_start: bool = False) -> Any:
         m.step_tasks, rule=lambda _, s, j: linear([1.0] * len(groups[s, j]), [m.choose[k] for k in groups[s, j]]) <= 1,
         doc="C2, C3: a task runs at one site with one model and one fetch case, or is not served ([D3])")
 
-    # ---------------------------------------------------------------- fetch cases gated by the start cache
+
+def _add_fetch_gates(m: Any, data: HorizonData) -> None:
+    """Fetch cases gated by the start cache: a case needs its residency flag at the slot start."""
+    start = _start(m, data)
     gated: dict[tuple[int, int], list[int]] = {}
-    touching: dict[tuple[int, int], list[int]] = {}
     for k in range(data.n_options):
-        s = int(data.step[k])
         if data.gate[k] >= 0:
-            gated.setdefault((s, int(data.gate[k])), []).append(k)
-        touching.setdefault((s, int(data.touch[k])), []).append(k)
+            gated.setdefault((int(data.step[k]), int(data.gate[k])), []).append(k)
     m.gates = pyo.Set(initialize=sorted(gated), dimen=2, ordered=True,
                       doc="(step, model flag) pairs that some fetch case needs at the slot start")
 
@@ -113,7 +138,15 @@ def build_horizon_model(data: HorizonData, *, free_start: bool = False) -> Any:
         doc="eq. (5), [D5]: a fetch case with a shorter fetch needs its model resident at the slot start "
             "(gateway: at the gateway (F = 0) or in the ECaS (F = S/R_e); edge: in the ECaS (F = 0))")
 
-    # ---------------------------------------------------------------- C6: resident = start OR brought
+
+def _add_residency(m: Any, data: HorizonData) -> None:
+    """C6: resident = start OR brought, brought = an option (serve or place-only) at the model's site."""
+    start = _start(m, data)
+    first_free, start_flags = _first_free(m), _start_flags(data)
+    touching: dict[tuple[int, int], list[int]] = {}
+    for k in range(data.n_options):
+        touching.setdefault((int(data.step[k]), int(data.touch[k])), []).append(k)
+
     def brought(s: int, f: int) -> tuple[list[float], list[Any]]:
         ks = touching.get((s, f), [])
         return [1.0] * len(ks), [m.choose[k] for k in ks]
@@ -141,6 +174,15 @@ def build_horizon_model(data: HorizonData, *, free_start: bool = False) -> Any:
     m.resident_only_if = pyo.Constraint(m.steps, m.models, rule=only_if,
                                         doc="C6 [D6]: nothing else is resident (r <= u + brought)")
 
+
+def _add_caches(m: Any, data: HorizonData, models: list[int]) -> None:
+    """C6: the resident models fit every cache in every step (the evaluator's tolerance); C7: the next start
+    cache is a subset of the resident set."""
+    inst = data.inst
+    n, g_count = inst.n_devices, inst.n_gateways
+    capacity = np.append(inst.gateway_cache, inst.edge_cache)
+    sizes = inst.model_size
+
     def cache_rule(s: int, node_pool: int) -> Any:
         fs = [f for f in models if _cache_pool(inst, f) == node_pool]
         if not fs:
@@ -156,11 +198,16 @@ def build_horizon_model(data: HorizonData, *, free_start: bool = False) -> Any:
                              if s > 0 else pyo.Constraint.Skip,
                              doc="C7: next start cache = keep AND resident (any keep flags)")
 
-    # ---------------------------------------------------------------- C1 + C4 + C5 per step
+
+def _add_step_pools(m: Any, data: HorizonData) -> None:
+    """C1 + C4 + C5 per step: the slot model's single-pool resource cuts, and the lists the solvers add
+    resource cuts and no-goods to."""
+    pools = Pools(data.inst.n_gateways)
+
     def single_pool(s: int, pool: int) -> Any:
         prices = np.zeros(data.slots[s].serve.n_pools)
         prices[pool] = 1.0
-        expr = _cut_expression(m, s, prices)
+        expr = _step_resource_cut(m, s, prices)
         return pyo.Constraint.Skip if expr is None else expr <= 1
 
     m.uplink_band = pyo.Constraint(m.steps, m.gateways, rule=lambda _, s, i: single_pool(s, int(pools.band[i])),
@@ -179,7 +226,6 @@ def build_horizon_model(data: HorizonData, *, free_start: bool = False) -> Any:
             "infeasible or knife-edge")
     m.cut_count = 0
     m.cut_prices = []  # (step, prices) of every resource cut added, so that another model of the slot can reuse it
-    return m
 
 
 def _cache_pool(inst: Instance, f: int) -> int:
@@ -188,20 +234,20 @@ def _cache_pool(inst: Instance, f: int) -> int:
     return int(inst.device_gateway[j]) if node == NODE_GATEWAY else inst.n_gateways
 
 
-def _cut_expression(m: Any, s: int, prices: np.ndarray) -> Any:
+# ============================================================================ cuts
+def _step_resource_cut(m: Any, s: int, prices: np.ndarray) -> Any:
+    """The left side of step s's resource cut at ``prices`` over its serve options (None: no option has a
+    cost)."""
     data: HorizonData = m.horizon_data
-    costs = option_costs(data.slots[s].serve, prices)
-    used = np.flatnonzero(costs > RESOURCE_COEF_MIN)  # dropping a term of a <= cut only relaxes it
-    if len(used) == 0:
-        return None
-    return linear(costs[used].tolist(), [m.choose[int(data.base[s] + o)] for o in used])
+    base = int(data.base[s])
+    return resource_cut(data.slots[s].serve, prices, lambda o: m.choose[base + o])
 
 
 def add_step_cut(model: Any, s: int, prices: np.ndarray) -> list[Any]:
     """Add step s's resource cut at ``prices`` (normalised to sum 1); returns the new constraint data."""
     prices = np.asarray(prices, float)
     prices = prices / prices.sum()
-    expr = _cut_expression(model, s, prices)
+    expr = _step_resource_cut(model, s, prices)
     if expr is None:
         return []
     model.cut_count += 1
@@ -213,19 +259,18 @@ def step_no_good(model: Any, s: int, serve: np.ndarray) -> list[Any]:
     """Exclude exactly the served assignment ``serve`` of step s (place-only options left free)."""
     data: HorizonData = model.horizon_data
     n_serve = data.slots[s].serve.n_options
-    picked = set(int(o) for o in serve)
-    coefs = [-1.0 if o in picked else 1.0 for o in range(n_serve)]
+    picked = np.zeros(n_serve, bool)
+    picked[np.asarray(serve, np.int64)] = True
     variables = [model.choose[int(data.base[s] + o)] for o in range(n_serve)]
-    return [model.excluded.add(linear(coefs, variables, float(len(picked))) >= 1)]
+    return [model.excluded.add(no_good(variables, picked))]
 
 
 def choice_no_good(model: Any, z: np.ndarray) -> list[Any]:
     """Exclude exactly the 0/1 choice vector ``z`` over all options of the horizon."""
-    picked = np.flatnonzero(z > 0.5)
-    coefs = np.where(z > 0.5, -1.0, 1.0)
-    return [model.excluded.add(linear(coefs.tolist(), list(model.choose.values()), float(len(picked))) >= 1)]
+    return [model.excluded.add(no_good(list(model.choose.values()), z > 0.5))]
 
 
+# ============================================================================ back end
 class HorizonBackend(HighsBackend):
     """The slot solver's HiGHS back end (persistent, incumbent callback, MIP start), relaxing every binary
     of the horizon model for the LP rounds, not just ``choose``."""
@@ -240,9 +285,4 @@ class HorizonBackend(HighsBackend):
         self.opt.update_variables(others)
 
 
-def choice_vector(model: Any, values: Any) -> np.ndarray:
-    return np.array([values.get(v, 0.0) or 0.0 for v in model.choose.values()])
-
-
-__all__ = ["HorizonBackend", "add_step_cut", "build_horizon_model", "choice_no_good", "choice_vector", "linear",
-           "step_no_good"]
+__all__ = ["HorizonBackend", "add_step_cut", "build_horizon_model", "choice_no_good", "step_no_good"]

@@ -36,10 +36,11 @@ import numpy as np
 import pyomo.environ as pyo
 
 from solvers.base import Solver
+from solvers.exact.oa import linear
 from solvers.exact.options import trivial_bound
 from solvers.greedy import GreedySolver
 from solvers.horizon.data import horizon_data
-from solvers.horizon.model import HorizonBackend, build_horizon_model, linear
+from solvers.horizon.model import HorizonBackend, build_horizon_model
 from solvers.horizon.monolithic import HorizonResult, solve_horizon, tighten_horizon
 from solvers.horizon.solver import HorizonSolver
 from solvers.horizon.warm import extend_episode, warm_start_episode

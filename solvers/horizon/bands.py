@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -263,7 +264,6 @@ def solve_horizon_band(
     there scores mean(V) and is optimal at once. When step 1 proves fewer than :data:`BAND_MIN_PROVEN` of the
     slots, the monolithic model (:func:`solve_horizon`, its bound capped by the slots' bounds) takes the rest."""
     started = time.perf_counter()
-    deadline = started + time_limit
     n = inst.n_slots - first_slot if n_slots is None else n_slots
     start = inst.initial_cache if start_cache is None else start_cache
     if not (0 <= first_slot and n >= 1 and first_slot + n <= inst.n_slots):
@@ -272,142 +272,210 @@ def solve_horizon_band(
     overflow = inst.cache_overflows(start)
     if overflow:
         raise TadpInputError("argument", "cache", "start cache overflows: " + "; ".join(overflow))
-    bands: list[_SlotBand] = []
-    info: dict[str, Any] = {"method": "band"}
-    phase1_end = started + BAND_OPTIMA_SHARE * time_limit
-    for s in range(n):
-        bands.append(_SlotBand(inst, first_slot + s, start if s == 0 else None, threads, seed))
-    for s, b in enumerate(bands):
-        # a slot may use what the earlier ones left, less 0.1 s for each later slot (0.05 s at least)
-        b.optimum(max(phase1_end - 0.1 * (n - 1 - s), time.perf_counter() + 0.05))
-    upper = [b.upper for b in bands]
-    info.update(band_slot_bounds=upper, band_optima_s=time.perf_counter() - started,
-                band_slots_proven=sum(b.covered >= 0 for b in bands))
-    total = float(sum(upper))
+    run = _BandRun(inst, n, first_slot, start, seed, mip_gap, threads, myopic_share, time_limit, started,
+                   started + time_limit, incumbent)
+    # ---- 1. each slot's own optimum V_s
+    total = run.slot_optima()
     band = mip_gap * total
-    decisions = incumbent
-    trace: list[tuple[float, float, float]] = []
-    result: HorizonResult | None = None
-    listed = [b.covered >= 0 for b in bands]
+    listed = [b.covered >= 0 for b in run.bands]
     if sum(listed) < BAND_MIN_PROVEN * n:
-        # the slots are too hard to prove one by one: the monolithic model on the time left, under the bound
-        # of the slots' optima (and the trivial bound of those not proven), seeded as HorizonSolver would
-        info["band_fallback"] = True
-        if myopic_share > 0:
-            mine = warm_start_episode(inst, n, first_slot, start, "myopic", myopic_share * time_limit, seed)
-            assert mine is not None
-            score = float(np.mean([o.score for o in evaluate_episode(inst, mine, start, first_slot)]))
-            given = (float(np.mean([o.score for o in evaluate_episode(inst, decisions, start, first_slot)]))
-                     if decisions is not None else -1.0)
-            info["band_myopic_score"] = score
-            if score > given:
-                decisions = mine
-        offset = time.perf_counter() - started
-        result = solve_horizon(inst, n, time_limit=max(deadline - time.perf_counter(), 0.05), seed=seed,
-                               first_slot=first_slot, start_cache=start, mip_gap=mip_gap, threads=threads,
-                               incumbent=decisions, upper_bound=total / n)
-        trace += [(t + offset, value, bound) for t, value, bound in result.info.get("trace", [])]
+        run.fall_back(total)
     elif any(listed):
-        # round 0, a heuristic: the horizon restricted to each slot's optimal pattern (the only one listed so
-        # far; R(G) without the proof that the lists are complete, so its bound does not count). When its
-        # episode reaches mean(V) within the gap, the slots' optima prove it optimal and no list is needed.
-        offset = time.perf_counter() - started
-        res = solve_horizon(inst, n, time_limit=max(BAND_HEURISTIC_SHARE * (deadline - time.perf_counter()), 0.05),
-                            seed=seed, first_slot=first_slot, start_cache=start, mip_gap=mip_gap, threads=threads,
-                            incumbent=decisions, restrict=_band_restriction(bands, listed, None))
-        trace += [(t + offset, value, max(total / n, value)) for t, value, _ in res.info.get("trace", [])]
+        run.heuristic_round(total, band, listed)
+    # ---- 2-3. patterns within a band G, the restricted horizon R(G); G grows while R(G) is empty
+    run.band_rounds(band)
+    # ---- the monolithic model on the time left when the gap is still open
+    return run.hand_over()
+
+
+@dataclass(eq=False)
+class _BandRun:
+    """One run of :func:`solve_horizon_band`: the horizon and its limits, the slot bands, and what the phases
+    found so far (the decisions offered as the next incumbent, the result, its trace and ``info``)."""
+
+    inst: Instance
+    n: int  # slots of the horizon
+    first_slot: int
+    start: Cache
+    seed: int
+    mip_gap: float
+    threads: int | None
+    myopic_share: float
+    time_limit: float
+    started: float
+    deadline: float
+    decisions: list[Decision] | None  # the incumbent the next horizon solve starts from
+    bands: list[_SlotBand] = field(default_factory=list)
+    result: HorizonResult | None = None
+    trace: list[tuple[float, float, float]] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=lambda: {"method": "band"})
+
+    def _solve(self, time_limit: float, **options: Any) -> HorizonResult:
+        """:func:`solve_horizon` on the run's horizon, from :attr:`decisions`."""
+        return solve_horizon(self.inst, self.n, time_limit=time_limit, seed=self.seed, first_slot=self.first_slot,
+                             start_cache=self.start, mip_gap=self.mip_gap, threads=self.threads,
+                             incumbent=self.decisions, **options)
+
+    def _follow(self, res: HorizonResult, offset: float) -> None:
+        """Append a horizon solve's trace, started ``offset`` seconds into the run."""
+        self.trace += [(t + offset, value, bound) for t, value, bound in res.info.get("trace", [])]
+
+    def _score(self, decisions: list[Decision]) -> float:
+        return float(np.mean([o.score for o in evaluate_episode(self.inst, decisions, self.start, self.first_slot)]))
+
+    def _myopic(self) -> tuple[list[Decision], float]:
+        """The myopic exact policy's episode (:attr:`myopic_share` of the time limit) and its score."""
+        mine = warm_start_episode(self.inst, self.n, self.first_slot, self.start, "myopic",
+                                  self.myopic_share * self.time_limit, self.seed)
+        assert mine is not None
+        return mine, self._score(mine)
+
+    def slot_optima(self) -> float:
+        """Phase 1: each slot's optimum V_s (or its least bound when not proven in time); returns sum V."""
+        n = self.n
+        phase1_end = self.started + BAND_OPTIMA_SHARE * self.time_limit
+        for s in range(n):
+            self.bands.append(_SlotBand(self.inst, self.first_slot + s, self.start if s == 0 else None, self.threads,
+                                        self.seed))
+        for s, b in enumerate(self.bands):
+            # a slot may use what the earlier ones left, less 0.1 s for each later slot (0.05 s at least)
+            b.optimum(max(phase1_end - 0.1 * (n - 1 - s), time.perf_counter() + 0.05))
+        upper = [b.upper for b in self.bands]
+        self.info.update(band_slot_bounds=upper, band_optima_s=time.perf_counter() - self.started,
+                         band_slots_proven=sum(b.covered >= 0 for b in self.bands))
+        return float(sum(upper))
+
+    def fall_back(self, total: float) -> None:
+        """The slots are too hard to prove one by one: the monolithic model on the time left, under the bound
+        of the slots' optima (and the trivial bound of those not proven), seeded as HorizonSolver would."""
+        self.info["band_fallback"] = True
+        if self.myopic_share > 0:
+            mine, score = self._myopic()
+            given = self._score(self.decisions) if self.decisions is not None else -1.0
+            self.info["band_myopic_score"] = score
+            if score > given:
+                self.decisions = mine
+        offset = time.perf_counter() - self.started
+        self.result = self._solve(max(self.deadline - time.perf_counter(), 0.05), upper_bound=total / self.n)
+        self._follow(self.result, offset)
+
+    def heuristic_round(self, total: float, band: float, listed: list[bool]) -> None:
+        """Round 0, a heuristic: the horizon restricted to each slot's optimal pattern (the only one listed so
+        far; R(G) without the proof that the lists are complete, so its bound does not count). When its
+        episode reaches mean(V) within the gap, the slots' optima prove it optimal and no list is needed."""
+        n = self.n
+        offset = time.perf_counter() - self.started
+        res = self._solve(max(BAND_HEURISTIC_SHARE * (self.deadline - time.perf_counter()), 0.05),
+                          restrict=_band_restriction(self.bands, listed, None))
+        self.trace += [(t + offset, value, max(total / n, value)) for t, value, _ in res.info.get("trace", [])]
         res.bound = max(total / n, res.objective)  # the slots' optima (phase 1)
-        result = res
+        self.result = res
         if res.status != "error":
-            decisions = res.decisions
-        info["band_rounds"] = [{"band": band, "heuristic": True, "patterns": sum(len(b.patterns) for b in bands),
-                                "status": res.status,
-                                "empty": bool(res.info.get("restricted_empty")), "objective": res.objective,
-                                "bound": res.bound, "restricted_s": res.time_s, "s": time.perf_counter() - started}]
-    handover = started + BAND_HANDOVER_SHARE * time_limit
-    exact_rounds = 0
-    while result is None or (result.status != "error" and not info.get("band_fallback")
-                             and result.bound - result.objective > mip_gap * abs(result.objective)
-                             and time.perf_counter() < deadline - 0.05
-                             and (exact_rounds == 0 or time.perf_counter() < handover)):
-        exact_rounds += 1
-        enum_end = time.perf_counter() + BAND_ENUM_SHARE * max(deadline - time.perf_counter(), 0.0)
+            self.decisions = res.decisions
+        self.info["band_rounds"] = [{"band": band, "heuristic": True,
+                                     "patterns": sum(len(b.patterns) for b in self.bands), "status": res.status,
+                                     "empty": bool(res.info.get("restricted_empty")), "objective": res.objective,
+                                     "bound": res.bound, "restricted_s": res.time_s,
+                                     "s": time.perf_counter() - self.started}]
+
+    def band_rounds(self, band: float) -> None:
+        """Phases 2-3, round after round: until a restricted horizon is not empty (or proven), the gap closes,
+        the time runs out or, after the first round, the hand-over time comes."""
+        handover = self.started + BAND_HANDOVER_SHARE * self.time_limit
+        exact_rounds = 0
+        while self._rounds_go_on(exact_rounds, handover):
+            exact_rounds += 1
+            res, total = self._band_round(band, handover)
+            if res.status in ("error", "optimal") or not res.info.get("restricted_empty"):
+                break
+            band = self._grown_band(band, total)
+
+    def _rounds_go_on(self, exact_rounds: int, handover: float) -> bool:
+        result = self.result
+        return result is None or (result.status != "error" and not self.info.get("band_fallback")
+                                  and result.bound - result.objective > self.mip_gap * abs(result.objective)
+                                  and time.perf_counter() < self.deadline - 0.05
+                                  and (exact_rounds == 0 or time.perf_counter() < handover))
+
+    def _band_round(self, band: float, handover: float) -> tuple[HorizonResult, float]:
+        """One band G: every slot's patterns within G listed, then R(G) solved; the result keeps the better
+        episode and the least bound. Returns R(G)'s result and sum V (which may have fallen)."""
+        n, bands = self.n, self.bands
+        enum_end = time.perf_counter() + BAND_ENUM_SHARE * max(self.deadline - time.perf_counter(), 0.0)
         enum_started = time.perf_counter()
         complete = [b.extend(band, enum_end) for b in bands]
         enum_s = time.perf_counter() - enum_started
         total = float(sum(b.upper for b in bands))  # a slot whose optimum came late has a lower bound now
-        left = deadline - time.perf_counter()
+        left = self.deadline - time.perf_counter()
         if not all(complete):  # close to the monolithic model, and it only holds episodes near mean(V)
             left = max(handover - time.perf_counter(), 0.25 * left)
-        offset = time.perf_counter() - started
-        res = solve_horizon(inst, n, time_limit=max(left, 0.05), seed=seed, first_slot=first_slot, start_cache=start,
-                            mip_gap=mip_gap, threads=threads, incumbent=decisions,
-                            restrict=_band_restriction(bands, complete, band), outside_bound=(total - band) / n,
-                            upper_bound=total / n)
-        trace += [(t + offset, value, bound) for t, value, bound in res.info.get("trace", [])]
+        offset = time.perf_counter() - self.started
+        res = self._solve(max(left, 0.05), restrict=_band_restriction(bands, complete, band),
+                          outside_bound=(total - band) / n, upper_bound=total / n)
+        self._follow(res, offset)
+        result = self.result
         if result is None or res.objective >= result.objective or res.status == "error":
             keep_bound = min(res.bound, result.bound) if result is not None else res.bound
-            result = res
+            self.result = result = res
             result.bound = max(keep_bound, res.objective)
         else:
             result.bound = max(min(result.bound, res.bound), result.objective)
         if res.status == "error":
-            break
-        decisions = result.decisions
-        info.setdefault("band_rounds", []).append(
+            return res, total
+        self.decisions = result.decisions
+        self.info.setdefault("band_rounds", []).append(
             {"band": band, "patterns": sum(len(b.patterns) for b in bands), "slots_complete": sum(complete),
              "enumeration_s": enum_s, "restricted_s": res.time_s,
              "empty": bool(res.info.get("restricted_empty")), "status": res.status, "objective": res.objective,
-             "bound": res.bound, "s": time.perf_counter() - started})
-        if res.status == "optimal" or not res.info.get("restricted_empty"):
-            break
-        # R(G) is empty: every episode loses more than G; grow G (to the incumbent's loss if that is less)
-        if myopic_share > 0 and not info.get("band_myopic_score"):
+             "bound": res.bound, "s": time.perf_counter() - self.started})
+        return res, total
+
+    def _grown_band(self, band: float, total: float) -> float:
+        """R(G) is empty: every episode loses more than G; grow G (to the incumbent's loss if that is less)."""
+        assert self.result is not None
+        if self.myopic_share > 0 and not self.info.get("band_myopic_score"):
             # the optimum is not at the slots' own optima: a better incumbent (the myopic exact policy's
             # episode) caps the band at its loss
-            mine = warm_start_episode(inst, n, first_slot, start, "myopic", myopic_share * time_limit, seed)
-            assert mine is not None
-            score = float(np.mean([o.score for o in evaluate_episode(inst, mine, start, first_slot)]))
-            info["band_myopic_score"] = score
-            if score > result.objective:
-                decisions = mine
-        incumbent_loss = total - n * max(result.objective, info.get("band_myopic_score", 0.0))
-        band = min(band * BAND_GROWTH, incumbent_loss) if incumbent_loss > band else band * BAND_GROWTH
-    assert result is not None
-    gap = relative_gap(result.bound, result.objective)
-    if (result.status != "error" and not info.get("band_fallback") and gap > mip_gap
-            and deadline - time.perf_counter() > BAND_HANDOVER_MIN_S):
-        # not proven by the handover time: every R(G) only holds episodes near mean(V), so the incumbent may be
-        # poor; the monolithic model takes the time left, its bound capped by the bands' (both valid)
-        if myopic_share > 0 and "band_myopic_score" not in info:
-            mine = warm_start_episode(inst, n, first_slot, start, "myopic", myopic_share * time_limit, seed)
-            assert mine is not None
-            info["band_myopic_score"] = float(np.mean([o.score for o in evaluate_episode(inst, mine, start,
-                                                                                           first_slot)]))
-            if info["band_myopic_score"] > result.objective:
-                decisions = mine
-        offset = time.perf_counter() - started
-        mono = solve_horizon(inst, n, time_limit=max(deadline - time.perf_counter(), 0.05), seed=seed,
-                             first_slot=first_slot, start_cache=start, mip_gap=mip_gap, threads=threads,
-                             incumbent=decisions, upper_bound=result.bound)
-        trace += [(t + offset, value, bound) for t, value, bound in mono.info.get("trace", [])]
-        info["band_handover"] = {"s": offset, "objective": mono.objective, "bound": mono.bound,
-                                 "status": mono.status}
-        if mono.status == "error":
-            result = mono
-        else:
-            bound = min(result.bound, mono.bound)
-            if mono.objective > result.objective:
-                result = mono
-            result.bound = max(bound, result.objective)
-        gap = relative_gap(result.bound, result.objective)
-    if result.status != "error":
-        result.status = "optimal" if gap <= mip_gap else "time_limit"
-    result.info = {**{k: v for k, v in result.info.items() if k != "trace"}, **info,
-                   "band_slot_milps": sum(b.milps for b in bands), "trace": trace}
-    result.time_s = time.perf_counter() - started
-    return result
+            mine, score = self._myopic()
+            self.info["band_myopic_score"] = score
+            if score > self.result.objective:
+                self.decisions = mine
+        incumbent_loss = total - self.n * max(self.result.objective, self.info.get("band_myopic_score", 0.0))
+        return min(band * BAND_GROWTH, incumbent_loss) if incumbent_loss > band else band * BAND_GROWTH
 
+    def hand_over(self) -> HorizonResult:
+        """Not proven by the hand-over time: every R(G) only holds episodes near mean(V), so the incumbent may
+        be poor; the monolithic model takes the time left, its bound capped by the bands' (both valid). Then
+        the final status, info and time of the result."""
+        result, info = self.result, self.info
+        assert result is not None
+        gap = relative_gap(result.bound, result.objective)
+        if (result.status != "error" and not info.get("band_fallback") and gap > self.mip_gap
+                and self.deadline - time.perf_counter() > BAND_HANDOVER_MIN_S):
+            if self.myopic_share > 0 and "band_myopic_score" not in info:
+                mine, score = self._myopic()
+                info["band_myopic_score"] = score
+                if score > result.objective:
+                    self.decisions = mine
+            offset = time.perf_counter() - self.started
+            mono = self._solve(max(self.deadline - time.perf_counter(), 0.05), upper_bound=result.bound)
+            self._follow(mono, offset)
+            info["band_handover"] = {"s": offset, "objective": mono.objective, "bound": mono.bound,
+                                     "status": mono.status}
+            if mono.status == "error":
+                result = mono
+            else:
+                bound = min(result.bound, mono.bound)
+                if mono.objective > result.objective:
+                    result = mono
+                result.bound = max(bound, result.objective)
+            gap = relative_gap(result.bound, result.objective)
+        if result.status != "error":
+            result.status = "optimal" if gap <= self.mip_gap else "time_limit"
+        result.info = {**{k: v for k, v in result.info.items() if k != "trace"}, **info,
+                       "band_slot_milps": sum(b.milps for b in self.bands), "trace": self.trace}
+        result.time_s = time.perf_counter() - self.started
+        return result
 
 __all__ = ["BAND_ENUM_SHARE", "BAND_GROWTH", "BAND_HANDOVER_MIN_S", "BAND_HANDOVER_SHARE", "BAND_HEURISTIC_SHARE",
            "BAND_MIN_PROVEN", "BAND_OPTIMA_SHARE", "BAND_TOL", "slot_pattern", "solve_horizon_band"]

@@ -127,10 +127,9 @@ class HighsBackend(Backend):
         return MipResult(status, res.incumbent_objective, res.objective_bound, values, nodes, list(self.found))
 
 
-#: HiGHS's sub-MIP heuristics (RENS, RINS) run a presolve whose inequality strengthening does not
-#: check the time limit; on the dense resource-cut rows of some 10x35 slots it ran for over five
-#: minutes past a 5 s limit (HiGHS 1.16, RENS -> sub-MIP -> restart presolve ->
-#: strengthenInequalities). Without them the limit holds.
+#: HiGHS's sub-MIP heuristics (RENS, RINS) run a presolve whose inequality strengthening (RENS -> sub-MIP
+#: -> restart presolve -> strengthenInequalities) does not check the time limit, so on the dense
+#: resource-cut rows of large slots a solve could overrun its limit by far. Without them the limit holds.
 HIGHS_SAFETY_OPTIONS = {"mip_heuristic_run_rens": False}
 
 _highs_threads: list[int | None] = []  # the thread count HiGHS's global scheduler was started with
@@ -189,7 +188,8 @@ class PyomoBackend(Backend):
         usable = [sol for sol in res.solution if sol.status in (SolutionStatus.optimal, SolutionStatus.feasible)]
         if usable or (len(res.solution) > 0 and status in ("optimal", "time_limit")):
             self.model.solutions.load_from(res)
-            values = ComponentMap((v, v.value) for v in self.model.component_data_objects(pyo.Var) if v.value is not None)
+            values = ComponentMap((v, v.value) for v in self.model.component_data_objects(pyo.Var)
+                                  if v.value is not None)
             objective = float(pyo.value(self.model.accuracy))
         upper = res.problem.upper_bound
         if upper is not None and math.isfinite(float(upper)):
@@ -202,7 +202,9 @@ class PyomoBackend(Backend):
 def make_backend(model: Any, mip_solver: str, threads: int | None, seed: int) -> Backend:
     """The back end for ``mip_solver``: "highs" through :class:`HighsBackend`, any other name through
     :class:`PyomoBackend`."""
-    return HighsBackend(model, threads, seed) if mip_solver == "highs" else PyomoBackend(model, threads, seed, mip_solver)
+    if mip_solver == "highs":
+        return HighsBackend(model, threads, seed)
+    return PyomoBackend(model, threads, seed, mip_solver)
 
 
 __all__ = ["HIGHS_SAFETY_OPTIONS", "MIP_FEASIBILITY_TOL", "Backend", "HighsBackend", "MipResult", "PyomoBackend",

@@ -309,7 +309,8 @@ class CpSatSolver(Solver):
                  workers: int = 2, threads: int | None = None, mip_gap: float = 0.0, keep: str = "used",
                  mip_solver: str | None = None) -> None:
         if mip_solver is not None:
-            raise TadpInputError("argument", "--mip-solver", "applies to --solver highs only (CP-SAT is its own solver)")
+            raise TadpInputError("argument", "--mip-solver",
+                                 "applies to --solver highs only (CP-SAT is its own solver)")
         workers = workers if threads is None else threads
         if not (isinstance(mip_gap, (int, float)) and 0 <= mip_gap < 1):
             raise TadpInputError("argument", "--mip-gap", f"must lie in [0, 1), got {mip_gap!r}")

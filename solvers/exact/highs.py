@@ -214,7 +214,7 @@ class PyomoSolver(Solver):
 
     Options: ``mip_solver`` ("highs", the default, through Pyomo's persistent interface; any other
     Pyomo solver name, e.g. gurobi, cplex, scip, cbc, through ``SolverFactory``), ``mip_gap``
-    (relative, default 1e-6), ``keep`` (keep rule of spec section 6: "used" default, "all", "none"),
+    (relative, default 1e-6), ``keep`` (keep rule of docs/model.md, section 5: "used" default, "all", "none"),
     ``threads`` (default: the MIP solver's own).
     """
 
@@ -229,7 +229,8 @@ class PyomoSolver(Solver):
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise TadpInputError("argument", "threads", f"must be a positive integer, got {threads!r}")
         if formulation not in FORMULATIONS:
-            raise TadpInputError("argument", "formulation", f"unknown {formulation!r} (known: {', '.join(FORMULATIONS)})")
+            raise TadpInputError("argument", "formulation",
+                                 f"unknown {formulation!r} (known: {', '.join(FORMULATIONS)})")
         super().__init__(mip_solver=mip_solver, mip_gap=float(mip_gap), keep=keep, threads=threads,
                          formulation=formulation)
         self.mip_solver, self.mip_gap, self.keep, self.threads = mip_solver, float(mip_gap), keep, threads

@@ -1,6 +1,6 @@
 """The per-slot model: a Pyomo MILP outer approximation of the slot problem (docs/exact.md, section 3).
 
-The slot problem (spec section 6) is a mixed-integer problem whose only nonlinearity is the delay
+The slot problem (docs/model.md, section 5) is a mixed-integer problem whose only nonlinearity is the delay
 law ``time = work / share`` (eqs. 3, 4, 6). For a fixed choice of options (a task's site and level,
 :mod:`solvers.exact.options`), what remains is convex, and the oracle of :mod:`solvers.exact.oracle`
 decides it exactly, with a certificate either way.
@@ -124,7 +124,8 @@ def build_model(
                                   doc="C6 [D6]: models resident in the ECaS (start cache + placed) within S_e")
     # C7 (next cache state) does not enter J: the keep rule is applied to the decision after solving.
     m.excluded = pyo.ConstraintList(
-        doc="assignments excluded one by one (no-good cuts): proven infeasible, or knife-edge (value kept in the bound)")
+        doc="assignments excluded one by one (no-good cuts): proven infeasible, or knife-edge "
+            "(value kept in the bound)")
 
     if formulation == "projected":
         _add_projected(m, opts)

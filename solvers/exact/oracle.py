@@ -21,7 +21,8 @@ Phi is concave; a log-barrier Newton method on the price simplex drives both num
 (at a barrier centre the gap is at most mu times the number of pools), to about 1e-12. The same
 certificate feeds the solvers: tangent cuts at t(lambda) cut off an infeasible assignment (its
 linearised loads, weighted by lambda, still sum to Phi > 1), and a feasible one gets its shares
-from t(lambda), every time budget shrunk by :data:`tadp.physics.SCHEDULE_MARGIN` (spec section 5).
+from t(lambda), every time budget shrunk by :data:`tadp.physics.SCHEDULE_MARGIN` (docs/model.md,
+section 4).
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def _legs(opts: SlotOptions, chosen: np.ndarray, weight: np.ndarray | None = Non
                  opts.fetch[chosen], np.ones(k) if weight is None else np.asarray(weight, float), opts.n_pools)
 
 
-def _cheapest(work: np.ndarray, pool: np.ndarray, deadline: np.ndarray, fetch: np.ndarray, prices: np.ndarray):
+def _cheapest(work: np.ndarray, pool: np.ndarray, deadline: np.ndarray, fetch: np.ndarray, prices: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per option: s = sqrt(price * work) per leg, capped flag and the cost min_t sum price * work / t."""
     lam = np.where(pool >= 0, prices[np.maximum(pool, 0)], 0.0)
     s = np.sqrt(lam * work)  # 0 for absent legs and unpriced pools
@@ -109,7 +111,8 @@ def option_schedules(opts: SlotOptions, prices: np.ndarray) -> np.ndarray:
     return _split(_legs(opts, np.arange(opts.n_options)), np.asarray(prices, float))[0]
 
 
-def _split(legs: _Legs, prices: np.ndarray, hessian: bool = False):
+def _split(legs: _Legs, prices: np.ndarray, hessian: bool = False
+           ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray | None]:
     """Each option's cheapest schedule at ``prices`` (all > 0 on used pools): times, Phi (weighted sum
     of costs), weighted pool loads, and the Hessian of Phi."""
     s, alpha, beta, capped, cost = _cheapest(legs.work, legs.pool, legs.deadline, legs.fetch, prices)
@@ -243,7 +246,8 @@ def _merge(a: LoadCertificate, b: LoadCertificate) -> LoadCertificate:
     """The best of two certificates: the higher lower bound (with its prices) and the better schedule."""
     low = a if a.lower >= b.lower else b
     up = a if a.upper <= b.upper else b
-    return LoadCertificate(a.chosen, low.lower, up.upper, low.prices, up.times, up.loads, max(a.iterations, b.iterations))
+    return LoadCertificate(a.chosen, low.lower, up.upper, low.prices, up.times, up.loads,
+                           max(a.iterations, b.iterations))
 
 
 def schedule_decision(opts: SlotOptions, cert: LoadCertificate) -> Decision:

@@ -80,9 +80,11 @@ def _model_flags(data: HorizonData) -> list[int]:
     inst = data.inst
     capacity = np.append(inst.gateway_cache, inst.edge_cache)
     sizes = inst.model_size
+    def pool(node: int, j: int) -> int:
+        return inst.device_gateway[j] if node == NODE_GATEWAY else inst.n_gateways
+
     return [int(data.flag(node, j, lv)) for node in (NODE_GATEWAY, NODE_EDGE) for j in range(inst.n_devices)
-            for lv in (0, 1)
-            if fits_capacity(sizes[j, lv], capacity[inst.device_gateway[j] if node == NODE_GATEWAY else inst.n_gateways])]
+            for lv in (0, 1) if fits_capacity(sizes[j, lv], capacity[pool(node, j)])]
 
 
 def _first_free(m: Any) -> int:
@@ -211,11 +213,13 @@ def _add_step_pools(m: Any, data: HorizonData) -> None:
         return pyo.Constraint.Skip if expr is None else expr <= 1
 
     m.uplink_band = pyo.Constraint(m.steps, m.gateways, rule=lambda _, s, i: single_pool(s, int(pools.band[i])),
-                                   doc="C4 [D4] with C1: gateway i's band B_i in step s, each task at its longest upload")
+                                   doc="C4 [D4] with C1: gateway i's band B_i in step s, "
+                                       "each task at its longest upload")
     m.bs_band = pyo.Constraint(m.steps, rule=lambda _, s: single_pool(s, pools.bs),
                                doc="C4 with C1: the BS band B_e in step s, each edge task at its longest hop")
     m.gateway_compute = pyo.Constraint(m.steps, m.gateways, rule=lambda _, s, i: single_pool(s, int(pools.compute[i])),
-                                       doc="C5 with C1: gateway i's compute C_l in step s, each task at its longest compute")
+                                       doc="C5 with C1: gateway i's compute C_l in step s, "
+                                           "each task at its longest compute")
     m.edge_compute = pyo.Constraint(m.steps, rule=lambda _, s: single_pool(s, pools.edge_compute),
                                     doc="C5 with C1: the ECoS compute C_e in step s, each task at its longest compute")
     m.resource_cuts = pyo.ConstraintList(

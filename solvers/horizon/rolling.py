@@ -75,10 +75,10 @@ def rolling_horizon(
     ``commit`` (default ``window // 2``, at least 1) decisions of each kept; the last window commits all.
     ``time_limit`` is shared by the windows in proportion to their length; each window stops at relative
     gap ``mip_gap`` (a heuristic needs no proof). Each window starts from an incumbent: the previous
-    window's uncommitted decisions, then ``seed_policy`` (default :class:`solvers.greedy.GreedySolver`, which
-    takes milliseconds) slot by slot for the window's new slots, so that a window short of time still
-    returns a sensible plan. Status ``feasible``: a true
-    episode (re-scored by the evaluator) with no optimality claim; its ``bound`` is infinite."""
+    window's uncommitted decisions, then ``seed_policy`` (default :class:`solvers.greedy.GreedySolver`, a
+    fast heuristic) slot by slot for the window's new slots, so that a window short of time still returns a
+    sensible plan. Status ``feasible``: a true episode (re-scored by the evaluator) with no optimality
+    claim; its ``bound`` is infinite."""
     started = time.perf_counter()
     if window < 1:
         raise TadpInputError("argument", "window", f"must be >= 1, got {window}")
@@ -261,12 +261,12 @@ def episode_bound(inst: Instance, n_slots: int | None = None, time_limit: float 
     0 .. n_slots-1 within about ``time_limit`` seconds; status ``optimal`` when proven (relative gap
     <= 1e-6), else ``time_limit``. The incumbent is an episode the evaluator scored.
 
-    Up to :data:`MONOLITHIC_MAX_OPTIONS` options the horizon is solved whole by :class:`HorizonSolver` with
-    its defaults (slot bands up to 16 tasks per slot, else the monolithic model seeded with the better of
-    the greedy policy's episode and the myopic exact policy's, 10% of the time spread over the slots). Beyond, the incumbent is
-    that better episode (the myopic policy on 30% of the time) and the bound :func:`block_bound` (blocks of
-    10 slots) on the rest. (:func:`rolling_horizon` gives better incumbents than the myopic policy but needs
-    a MILP per window: too slow for a benchmark cell at that size.)"""
+    Up to :data:`MONOLITHIC_MAX_OPTIONS` options the horizon is solved whole by :class:`HorizonSolver` with its
+    defaults (slot bands up to 16 tasks per slot, else the monolithic model seeded with the better of the greedy
+    policy's episode and the myopic exact policy's, 10% of the time spread over the slots). Beyond, the incumbent
+    is that better episode (the myopic policy on 30% of the time) and the bound :func:`block_bound` (blocks of 10
+    slots) on the rest. (:func:`rolling_horizon` gives better incumbents than the myopic policy but needs a MILP
+    per window: too slow for a benchmark cell at that size.)"""
     started = time.perf_counter()
     n = inst.n_slots if n_slots is None else n_slots
     if not 1 <= n <= inst.n_slots:

@@ -21,10 +21,10 @@ from tadp.solution import SlotEntry, Solution
 #: Methods of :class:`HorizonSolver`: "band" (:func:`solve_horizon_band`), "monolithic" (:func:`solve_horizon`),
 #: "auto" (slot bands up to :data:`BAND_MAX_TASKS` tasks per slot).
 METHODS = ("auto", "band", "monolithic")
-#: Most tasks per slot for which "auto" picks slot bands: each slot's MILP must be proven in well under a second
-#: (scarce, load 4: 2x5 0.1-0.4 s a slot, 3x5 about 0.9 s; 4x5 and 4x10 proved 11 and 1 of 20 slots in 30 s; at
-#: 10x35 a cold slot alone is not proven in 60 s). Beyond :data:`solvers.horizon.bands.BAND_MIN_PROVEN` unproven slots, slot bands hand
-#: over to the monolithic model anyway.
+#: Most tasks per slot for which "auto" picks slot bands: phase 1 must prove each slot's MILP quickly, which
+#: small slots allow and large ones do not (docs/exact_horizon.md, section 3b). When phase 1 proves fewer than
+#: :data:`solvers.horizon.bands.BAND_MIN_PROVEN` of the slots, slot bands hand over to the monolithic model
+#: anyway.
 BAND_MAX_TASKS = 16
 
 

@@ -24,9 +24,8 @@ def extend_episode(inst: Instance, plan: list[Decision], length: int, first_slot
                    *, time_limit: float = 1.0, seed: int = 0) -> list[Decision]:
     """``plan`` (decisions of slots ``first_slot ..``, from ``cache``) extended to ``length`` slots by
     ``policy``, each slot from the cache the previous one leaves, within about ``time_limit`` seconds in all
-    (each slot an even share of the time left, so what a slot leaves goes to the later ones; 0.05 s at least:
-    a hard first slot must not take the whole budget, which left the 10x35 myopic warm start at 0.05 s a
-    slot for the rest)."""
+    (each slot an even share of the time left, so what a slot leaves goes to the later ones, and 0.05 s at
+    least: a hard first slot must not take the whole budget from the later ones)."""
     started = time.perf_counter()
     plan = list(plan[:length])
     outcomes = evaluate_episode(inst, plan, cache, first_slot) if plan else []

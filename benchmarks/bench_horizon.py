@@ -5,14 +5,14 @@
                                                               #   of each other in <= 10 minutes
     python -m benchmarks.bench_horizon --case 2x5-scarce --method blocks --time-limit 120
 
-Methods: ``horizon`` (the registered solver ``highs-horizon``, :class:`solvers.exact_horizon.HorizonSolver`, with
+Methods: ``horizon`` (the registered solver ``highs-horizon``, :class:`solvers.horizon.solver.HorizonSolver`, with
 its defaults: slot bands up to 16 tasks per slot, else the monolithic model), ``band`` (``HorizonSolver(method=
 "band")``: each slot's own optimum with a free start cache, then the horizon restricted to the level patterns
-within a band of it, :func:`solvers.exact_horizon.solve_horizon_band`), ``monolithic`` (``HorizonSolver(method=
+within a band of it, :func:`solvers.horizon.bands.solve_horizon_band`), ``monolithic`` (``HorizonSolver(method=
 "monolithic")``: one MILP by outer approximation, warm-started with the better of the greedy and myopic episodes),
-``episode-bound`` (:func:`solvers.horizon_scale.episode_bound`, what the harness cell calls) and ``blocks``
-(:func:`solvers.horizon_scale.rolling_horizon` for half the time, then
-:func:`solvers.horizon_scale.block_bound`). With ``--policies`` the episode scores of the myopic exact
+``episode-bound`` (:func:`solvers.horizon.rolling.episode_bound`, what the harness cell calls) and ``blocks``
+(:func:`solvers.horizon.rolling.rolling_horizon` for half the time, then
+:func:`solvers.horizon.rolling.block_bound`). With ``--policies`` the episode scores of the myopic exact
 policy (``highs``, ``--policy-time-limit`` s per slot) and of greedy are measured on the same instance,
 beside the horizon optimum that bounds them.
 
@@ -38,8 +38,8 @@ import numpy as np
 
 from solvers import make_solver
 from solvers.base import solve_episode
-from solvers.exact_horizon import HorizonSolver
-from solvers.horizon_scale import block_bound, episode_bound, rolling_horizon
+from solvers.horizon.rolling import block_bound, episode_bound, rolling_horizon
+from solvers.horizon.solver import HorizonSolver
 from tadp.generator import GeneratorOptions, generate_instance, parse_size
 
 

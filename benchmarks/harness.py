@@ -186,7 +186,7 @@ def run_reference_cell(cfg: BenchConfig, size: str, index: int, slot: int, cache
 def run_episode_cell(cfg: BenchConfig, size: str, index: int) -> dict[str, Any]:
     """The clairvoyant optimum (or bound and incumbent) of the whole trace: every slot's tasks known in
     advance, caches chained by C6/C7 (docs/exact_horizon.md). It bounds every online policy's episode score."""
-    from solvers.horizon_scale import episode_bound
+    from solvers.horizon.rolling import episode_bound
 
     inst = build_instance(cfg, size, index)
     started = time.perf_counter()

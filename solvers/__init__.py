@@ -54,8 +54,8 @@ class SolverSpec:
 
 #: name -> spec, in the order the benchmark runs them (``display`` orders the reports).
 REGISTRY: dict[str, SolverSpec] = {spec.name: spec for spec in (
-    SolverSpec("highs", "solvers.exact_pyomo:PyomoSolver", "exact", reference=True, display=0),
-    SolverSpec("cpsat", "solvers.exact_cpsat:CpSatSolver", "exact", display=1),
+    SolverSpec("highs", "solvers.exact.highs:PyomoSolver", "exact", reference=True, display=0),
+    SolverSpec("cpsat", "solvers.exact.cpsat:CpSatSolver", "exact", display=1),
     SolverSpec("td3", "solvers.learned.actors:Td3Solver", "learned", decoder="dcpu", trains=True, display=2),
     SolverSpec("ddpg", "solvers.learned.actors:DdpgSolver", "learned", decoder="dcpu", trains=True, display=3),
     SolverSpec("random", "solvers.heuristics.random:RandomSolver", "heuristic", decoder="dcpu", display=7),
@@ -63,7 +63,7 @@ REGISTRY: dict[str, SolverSpec] = {spec.name: spec for spec in (
     SolverSpec("ddpg-fit", "solvers.learned.actors:DdpgFitSolver", "learned", decoder="fit", trains=True, display=5),
     SolverSpec("random-fit", "solvers.heuristics.random:RandomFitSolver", "heuristic", decoder="fit", display=8),
     SolverSpec("greedy", "solvers.heuristics.greedy:GreedySolver", "heuristic", display=6),
-    SolverSpec("highs-horizon", "solvers.exact_horizon:HorizonSolver", "exact", benchmark=False, display=9),
+    SolverSpec("highs-horizon", "solvers.horizon.solver:HorizonSolver", "exact", benchmark=False, display=9),
 )}
 
 

@@ -1,4 +1,4 @@
-"""The discretised CP-SAT solver (solvers/exact_cpsat.py), cross-checked against HiGHS.
+"""The discretised CP-SAT solver (solvers/exact/cpsat.py), cross-checked against HiGHS.
 
 CP-SAT solves a restricted model, so its value never exceeds the proven optimum; with full grids
 of ratio r it is at least the optimum of the same instance with pooled resources divided by about
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from solvers import make_solver
-from solvers.exact_cpsat import SCALE, CpSatSolver, GridOptions, build_grid, scaled_down, scaled_up, unscaled
-from solvers.exact_data import slot_options
-from solvers.exact_pyomo import PyomoSolver
+from solvers.exact.cpsat import SCALE, CpSatSolver, GridOptions, build_grid, scaled_down, scaled_up, unscaled
+from solvers.exact.highs import PyomoSolver
+from solvers.exact.options import slot_options
 from tadp.generator import GeneratorOptions, generate_instance
 
 CASES = [

@@ -1,6 +1,6 @@
-"""The clairvoyant horizon solver (solvers/exact_horizon.py) and its scale methods (solvers/horizon_scale.py).
+"""The clairvoyant horizon solver (solvers/horizon/) and its scale methods (solvers/horizon/rolling.py).
 
-The reference is the episode enumeration of solvers/horizon_enumerate.py on tiny instances (N <= 3, 2-3
+The reference is the episode enumeration of solvers/horizon/enumerate.py on tiny instances (N <= 3, 2-3
 slots): every site/level/none choice per task per slot, every place-only service (late on purpose, to
 place a model), every keep choice, each slot judged by the oracle and the evaluator. Beyond that, the
 horizon optimum must bound every policy's episode score, and everything it returns re-scores to its claim.
@@ -13,13 +13,16 @@ import pytest
 
 from solvers import make_solver
 from solvers.base import solve_episode
-from solvers.exact_data import slot_options
-from solvers.exact_horizon import HorizonSolver, build_horizon_model, horizon_data, solve_horizon, solve_horizon_band
+from solvers.exact.options import slot_options
 from solvers.heuristics.greedy import GreedySolver
 from solvers.heuristics.random import RandomSolver
-from solvers.horizon_data import GATE_EDGE, GATE_GATEWAY, GATE_NONE, horizon_slot
-from solvers.horizon_enumerate import enumerate_episode
-from solvers.horizon_scale import block_bound, episode_bound, rolling_horizon
+from solvers.horizon.bands import solve_horizon_band
+from solvers.horizon.data import GATE_EDGE, GATE_GATEWAY, GATE_NONE, horizon_data, horizon_slot
+from solvers.horizon.enumerate import enumerate_episode
+from solvers.horizon.model import build_horizon_model
+from solvers.horizon.monolithic import solve_horizon
+from solvers.horizon.rolling import block_bound, episode_bound, rolling_horizon
+from solvers.horizon.solver import HorizonSolver
 from tadp.decision import SITE_GATEWAY
 from tadp.evaluator import evaluate_episode
 from tadp.generator import GeneratorOptions, generate_instance
@@ -164,7 +167,7 @@ def test_band_with_a_slot_nobody_can_complete() -> None:
 def test_band_hands_hard_slots_to_the_monolithic_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """When phase 1 proves too few slots (forced here), the monolithic model takes over under the slots'
     bound, and still proves the enumerated optimum."""
-    import solvers.exact_horizon as eh
+    import solvers.horizon.bands as eh
 
     monkeypatch.setattr(eh, "BAND_MIN_PROVEN", 1.5)
     inst = _instance([2], 101, 0.5, (0.4, 1.0), False, 3)
@@ -177,7 +180,7 @@ def test_band_hands_hard_slots_to_the_monolithic_model(monkeypatch: pytest.Monke
 def test_band_hands_over_to_the_monolithic_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """Past the hand-over time (forced to 0 here) with the gap open (the slot optima out of reach), the
     monolithic model takes the time left under the bands' bound and proves the enumerated optimum."""
-    import solvers.exact_horizon as eh
+    import solvers.horizon.bands as eh
 
     monkeypatch.setattr(eh, "BAND_HANDOVER_SHARE", 0.0)
     inst = _instance([3], 111, 0.8, (0.3, 0.8), False, 2)

@@ -1,6 +1,6 @@
-"""The exact solver (solvers/exact_pyomo.py) and its oracle (solvers/enumerate.py).
+"""The exact solver (solvers/exact/highs.py, its model solvers/exact/model.py) and its oracle (solvers/exact/oracle.py).
 
-The reference is the exhaustive enumeration of solvers.enumerate on tiny instances (N <= 5): every
+The reference is the exhaustive enumeration of solvers.exact.enumerate on tiny instances (N <= 5): every
 site/level choice of every task, none included, each judged by the cache check and the exact
 continuous feasibility oracle. The oracle itself is checked against brute force on single tasks.
 """
@@ -11,16 +11,11 @@ import numpy as np
 import pytest
 
 from solvers import make_solver
-from solvers.enumerate import (
-    FEASIBLE,
-    INFEASIBLE,
-    enumerate_optimum,
-    min_max_load,
-    option_costs,
-    schedule_decision,
-)
-from solvers.exact_data import COMPUTE, HOP, UPLOAD, slot_options
-from solvers.exact_pyomo import PyomoSolver, build_model, export_model, solve_slot
+from solvers.exact.enumerate import enumerate_optimum
+from solvers.exact.highs import PyomoSolver, solve_slot
+from solvers.exact.model import build_model, export_model
+from solvers.exact.options import COMPUTE, HOP, UPLOAD, slot_options
+from solvers.exact.oracle import FEASIBLE, INFEASIBLE, min_max_load, option_costs, schedule_decision
 from tadp.decision import SITE_EDGE, SITE_GATEWAY
 from tadp.evaluator import evaluate_slot
 from tadp.generator import GeneratorOptions, generate_instance
@@ -151,8 +146,8 @@ def test_formulations_agree() -> None:
         inst = _instance(counts, seed, scale, warm)
         a = solve_slot(inst, 0, inst.initial_cache, time_limit=30.0, formulation="projected")
         b = solve_slot(inst, 0, inst.initial_cache, time_limit=30.0, formulation="extended")
-        assert a[1] == b[1] == "optimal"
-        assert a[2] == pytest.approx(b[2], abs=1e-6)
+        assert a.status == b.status == "optimal"
+        assert a.objective == pytest.approx(b.objective, abs=1e-6)
 
 
 def test_generic_pyomo_solver_path() -> None:

@@ -23,7 +23,7 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from solvers.exact_pyomo import export_model
+    from solvers.exact.model import export_model
 
     inst = read_instance(args.instance)
     if not 0 <= args.slot < inst.n_slots:

@@ -1,6 +1,6 @@
-"""The exact oracle for a fixed assignment, and exhaustive enumeration of tiny slots.
+"""The exact oracle for a fixed assignment of options (docs/exact.md, section 2).
 
-Fix an *assignment*: one option (site, level) or none per task (:mod:`solvers.exact_data`). What
+Fix an *assignment*: one option (site, level) or none per task (:mod:`solvers.exact.options`). What
 is left of the slot problem is convex: find leg times t (upload, hop, compute per chosen option)
 with, per task, ``t_up + t_hop + t_c <= Tmax`` and ``t_c <= Tmax - F`` (C1), such that every pool
 p (C4, C5) has load ``L_p(t) = sum of work / time over its legs <= 1``. The assignment is feasible
@@ -21,24 +21,18 @@ Phi is concave; a log-barrier Newton method on the price simplex drives both num
 (at a barrier centre the gap is at most mu times the number of pools), to about 1e-12. The same
 certificate feeds the solvers: tangent cuts at t(lambda) cut off an infeasible assignment (its
 linearised loads, weighted by lambda, still sum to Phi > 1), and a feasible one gets its shares
-from t(lambda), every time budget shrunk by :data:`tadp.physics.SCHEDULE_MARGIN` (spec section 5).
-
-:func:`enumerate_optimum` is the independent check of the exact solvers on tiny slots: a
-depth-first walk over every option (incl. none) of every task, each assignment judged by the cache
-check and this oracle. Branches are cut only by exact arguments (an infeasible partial assignment
-stays infeasible when tasks are added, loads only grow; a branch whose best conceivable value does
-not beat the incumbent), or not at all with ``prune=False``.
+from t(lambda), every time budget shrunk by :data:`tadp.physics.SCHEDULE_MARGIN` (docs/model.md,
+section 5b).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from solvers.exact_data import COMPUTE, HOP, UPLOAD, SlotOptions, slot_options
+from solvers.exact.options import COMPUTE, HOP, UPLOAD, SlotOptions
 from tadp.decision import Decision
-from tadp.instance import Cache, Instance
 from tadp.physics import SCHEDULE_MARGIN
 
 #: ``Phi(lambda) > 1 + INFEASIBLE_TOL`` proves infeasibility (room for rounding in Phi).
@@ -91,7 +85,8 @@ def _legs(opts: SlotOptions, chosen: np.ndarray, weight: np.ndarray | None = Non
                  opts.fetch[chosen], np.ones(k) if weight is None else np.asarray(weight, float), opts.n_pools)
 
 
-def _cheapest(work: np.ndarray, pool: np.ndarray, deadline: np.ndarray, fetch: np.ndarray, prices: np.ndarray):
+def _cheapest(work: np.ndarray, pool: np.ndarray, deadline: np.ndarray, fetch: np.ndarray, prices: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per option: s = sqrt(price * work) per leg, capped flag and the cost min_t sum price * work / t."""
     lam = np.where(pool >= 0, prices[np.maximum(pool, 0)], 0.0)
     s = np.sqrt(lam * work)  # 0 for absent legs and unpriced pools
@@ -116,7 +111,8 @@ def option_schedules(opts: SlotOptions, prices: np.ndarray) -> np.ndarray:
     return _split(_legs(opts, np.arange(opts.n_options)), np.asarray(prices, float))[0]
 
 
-def _split(legs: _Legs, prices: np.ndarray, hessian: bool = False):
+def _split(legs: _Legs, prices: np.ndarray, hessian: bool = False
+           ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray | None]:
     """Each option's cheapest schedule at ``prices`` (all > 0 on used pools): times, Phi (weighted sum
     of costs), weighted pool loads, and the Hessian of Phi."""
     s, alpha, beta, capped, cost = _cheapest(legs.work, legs.pool, legs.deadline, legs.fetch, prices)
@@ -250,7 +246,8 @@ def _merge(a: LoadCertificate, b: LoadCertificate) -> LoadCertificate:
     """The best of two certificates: the higher lower bound (with its prices) and the better schedule."""
     low = a if a.lower >= b.lower else b
     up = a if a.upper <= b.upper else b
-    return LoadCertificate(a.chosen, low.lower, up.upper, low.prices, up.times, up.loads, max(a.iterations, b.iterations))
+    return LoadCertificate(a.chosen, low.lower, up.upper, low.prices, up.times, up.loads,
+                           max(a.iterations, b.iterations))
 
 
 def schedule_decision(opts: SlotOptions, cert: LoadCertificate) -> Decision:
@@ -260,65 +257,3 @@ def schedule_decision(opts: SlotOptions, cert: LoadCertificate) -> Decision:
         raise ValueError(f"assignment not certified feasible (rho* in [{cert.lower:.12g}, {cert.upper:.12g}])")
     return opts.decision(cert.chosen, cert.times * (1.0 - SCHEDULE_MARGIN))
 
-
-@dataclass
-class Enumeration:
-    """Result of :func:`enumerate_optimum`."""
-
-    value: float  # the slot optimum J
-    chosen: np.ndarray  # option indices of one optimal assignment
-    decision: Decision  # shares recovered from the oracle (keep flags off)
-    checked: int  # assignments (complete or partial) judged by the oracle
-    uncertain: list[float] = field(default_factory=list)  # values of knife-edge assignments (left out)
-
-
-def enumerate_optimum(inst: Instance, slot: int, cache: Cache, *, prune: bool = True) -> Enumeration:
-    """The exact slot optimum by walking every assignment (module doc). For tiny slots only."""
-    opts = slot_options(inst, slot, cache)
-    n = opts.n_tasks
-    per_task = [opts.options_of(j)[np.argsort(-opts.accuracy[opts.options_of(j)], kind="stable")] for j in range(n)]
-    best_rest = np.zeros(n + 1)  # best conceivable value of tasks j.. (their best options)
-    for j in range(n - 1, -1, -1):
-        best_rest[j] = best_rest[j + 1] + (opts.accuracy[per_task[j]].max() if len(per_task[j]) else 0.0)
-    state = {"value": 0.0, "chosen": np.zeros(0, int), "checked": 0}
-    uncertain: list[float] = []
-
-    def judge(chosen: list[int], prices: np.ndarray | None) -> LoadCertificate | None:
-        arr = np.array(chosen, int)
-        if not opts.cache_fits(arr) or (opts.minimal_loads(arr) > 1.0 + INFEASIBLE_TOL).any():
-            return None
-        state["checked"] += 1
-        return min_max_load(opts, arr, prices=prices, decide_only=True)
-
-    def walk(j: int, chosen: list[int], value: float, prices: np.ndarray | None) -> None:
-        if prune and value + best_rest[j] <= state["value"] + 1e-12:
-            return
-        if j == n:
-            if not prune:
-                cert = judge(chosen, None) if chosen else min_max_load(opts, np.zeros(0, int))
-                if cert is None or cert.verdict == INFEASIBLE:
-                    return
-                if cert.verdict == UNCERTAIN:
-                    uncertain.append(value / n)
-                    return
-            if value > state["value"]:
-                state.update(value=value, chosen=np.array(chosen, int))
-            return
-        for o in per_task[j]:
-            trial = chosen + [int(o)]
-            if prune:
-                cert = judge(trial, prices)
-                if cert is None or cert.verdict == INFEASIBLE:
-                    continue
-                if cert.verdict == UNCERTAIN:
-                    uncertain.append((value + opts.accuracy[o] + best_rest[j + 1]) / n)
-                    continue
-                walk(j + 1, trial, value + opts.accuracy[o], cert.prices)
-            else:
-                walk(j + 1, trial, value + opts.accuracy[o], None)
-        walk(j + 1, chosen, value, prices)  # task j not served
-
-    walk(0, [], 0.0, None)
-    chosen = state["chosen"]
-    decision = schedule_decision(opts, min_max_load(opts, chosen))
-    return Enumeration(opts.value(chosen), chosen, decision, state["checked"], uncertain)

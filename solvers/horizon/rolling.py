@@ -1,6 +1,6 @@
 """The horizon optimum at scale: a rolling-horizon incumbent and a block-Lagrangian bound (docs/exact_horizon.md).
 
-When the monolithic horizon model (:mod:`solvers.exact_horizon`) is too large to solve, two numbers still
+When the monolithic horizon model (:mod:`solvers.horizon.monolithic`) is too large to solve, two numbers still
 bracket the clairvoyant optimum OPT of slots t0 .. t0+H-1:
 
 - :func:`rolling_horizon` (an incumbent, a lower bound on OPT): solve the horizon model over a window of W
@@ -36,20 +36,14 @@ import numpy as np
 import pyomo.environ as pyo
 
 from solvers.base import Solver
-from solvers.exact_data import trivial_bound
-from solvers.exact_horizon import (
-    HorizonResult,
-    HorizonSolver,
-    _HorizonBackend,
-    _linear,
-    build_horizon_model,
-    extend_episode,
-    horizon_data,
-    solve_horizon,
-    tighten_horizon,
-    warm_start_episode,
-)
+from solvers.exact.oa import linear
+from solvers.exact.options import trivial_bound
 from solvers.heuristics.greedy import GreedySolver
+from solvers.horizon.data import horizon_data
+from solvers.horizon.model import HorizonBackend, build_horizon_model
+from solvers.horizon.monolithic import HorizonResult, solve_horizon, tighten_horizon
+from solvers.horizon.solver import HorizonSolver
+from solvers.horizon.warm import extend_episode, warm_start_episode
 from tadp.decision import Decision
 from tadp.errors import TadpInputError
 from tadp.evaluator import evaluate_episode
@@ -81,10 +75,10 @@ def rolling_horizon(
     ``commit`` (default ``window // 2``, at least 1) decisions of each kept; the last window commits all.
     ``time_limit`` is shared by the windows in proportion to their length; each window stops at relative
     gap ``mip_gap`` (a heuristic needs no proof). Each window starts from an incumbent: the previous
-    window's uncommitted decisions, then ``seed_policy`` (default :class:`solvers.heuristics.greedy.GreedySolver`, which
-    takes milliseconds) slot by slot for the window's new slots, so that a window short of time still
-    returns a sensible plan. Status ``feasible``: a true
-    episode (re-scored by the evaluator) with no optimality claim; its ``bound`` is infinite."""
+    window's uncommitted decisions, then ``seed_policy`` (default :class:`solvers.heuristics.greedy.GreedySolver`, a
+    fast heuristic) slot by slot for the window's new slots, so that a window short of time still returns a
+    sensible plan. Status ``feasible``: a true episode (re-scored by the evaluator) with no optimality
+    claim; its ``bound`` is infinite."""
     started = time.perf_counter()
     if window < 1:
         raise TadpInputError("argument", "window", f"must be >= 1, got {window}")
@@ -139,7 +133,7 @@ class _Block:
     first: int  # first slot
     length: int
     model: Any
-    backend: _HorizonBackend
+    backend: HorizonBackend
     trivial: float  # its score with every task at its best option (a bound on the block's score)
     bound: float = math.inf  # upper bound on the block's Lagrangian maximum at the current multipliers
     start: np.ndarray = field(default_factory=lambda: np.zeros(0))  # u of its first step (model flags order)
@@ -175,7 +169,7 @@ def _set_block_objective(block: _Block, weight: float, price_in: np.ndarray | No
     if hasattr(m, "lagrangian"):
         m.del_component(m.lagrangian)
     m.accuracy.deactivate()
-    m.lagrangian = pyo.Objective(expr=_linear(coefs, variables), sense=pyo.maximize,
+    m.lagrangian = pyo.Objective(expr=linear(coefs, variables), sense=pyo.maximize,
                                  doc="block score plus the Lagrangian terms of the relaxed cache links (C7)")
     block.backend.opt.set_objective(m.lagrangian)
 
@@ -207,7 +201,7 @@ def block_bound(
         data = horizon_data(inst, t, length, start if b == 0 else Cache.empty(inst.n_devices))
         model = build_horizon_model(data, free_start=b > 0)
         trivial = sum(trivial_bound(hs.serve) for hs in data.slots) / length
-        blocks.append(_Block(t, length, model, _HorizonBackend(model, threads, seed), trivial))
+        blocks.append(_Block(t, length, model, HorizonBackend(model, threads, seed), trivial))
     flags = list(blocks[0].model.models)  # the same model flags in every block (same instance)
     prices = [np.zeros(len(flags)) for _ in range(len(blocks) - 1)]  # mu of the link into block b + 1
     weights = [blk.length / n for blk in blocks]
@@ -267,12 +261,12 @@ def episode_bound(inst: Instance, n_slots: int | None = None, time_limit: float 
     0 .. n_slots-1 within about ``time_limit`` seconds; status ``optimal`` when proven (relative gap
     <= 1e-6), else ``time_limit``. The incumbent is an episode the evaluator scored.
 
-    Up to :data:`MONOLITHIC_MAX_OPTIONS` options the horizon is solved whole by :class:`HorizonSolver` with
-    its defaults (slot bands up to 16 tasks per slot, else the monolithic model seeded with the better of
-    the greedy policy's episode and the myopic exact policy's, 10% of the time spread over the slots). Beyond, the incumbent is
-    that better episode (the myopic policy on 30% of the time) and the bound :func:`block_bound` (blocks of
-    10 slots) on the rest. (:func:`rolling_horizon` gives better incumbents than the myopic policy but needs
-    a MILP per window: too slow for a benchmark cell at that size.)"""
+    Up to :data:`MONOLITHIC_MAX_OPTIONS` options the horizon is solved whole by :class:`HorizonSolver` with its
+    defaults (slot bands up to 16 tasks per slot, else the monolithic model seeded with the better of the greedy
+    policy's episode and the myopic exact policy's, 10% of the time spread over the slots). Beyond, the incumbent
+    is that better episode (the myopic policy on 30% of the time) and the bound :func:`block_bound` (blocks of 10
+    slots) on the rest. (:func:`rolling_horizon` gives better incumbents than the myopic policy but needs a MILP
+    per window: too slow for a benchmark cell at that size.)"""
     started = time.perf_counter()
     n = inst.n_slots if n_slots is None else n_slots
     if not 1 <= n <= inst.n_slots:

@@ -1,21 +1,21 @@
 """Exhaustive enumeration of whole episodes on tiny instances: the reference of the horizon solver's tests.
 
-Independent of the horizon model: it walks the cache states the evaluator itself produces. From a start
-cache u at slot t, every *slot choice* is tried: per task, none, or a served option that completes (the
-per-slot options of :func:`solvers.exact_data.slot_options` at the true cache u), or a place-only service
-(the task is served with zero shares at a site where its model is missing and the fetch fits the deadline,
-[D6]: it earns nothing and places the model). The served set must pass the exact continuous oracle
-(:func:`solvers.enumerate.min_max_load`); the decision (shares from the oracle's schedule, zero shares for
-place-only tasks) goes to the evaluator (:func:`tadp.evaluator.evaluate_batch`), which judges the caches (C6) and gives the
-score and the resident set r. Then every keep choice is tried: the next start cache is any subset of r
-(C7). A dynamic programme over (slot, start cache) gives the best episode.
+Independent of the horizon model: it walks the cache states the evaluator itself produces. From a start cache
+u at slot t, every *slot choice* is tried: per task, none, or a served option that completes (the per-slot
+options of :func:`solvers.exact.options.slot_options` at the true cache u), or a place-only service (the task
+is served with zero shares at a site where its model is missing and the fetch fits the deadline, [D6]: it
+earns nothing and places the model). The served set must pass the exact continuous oracle
+(:func:`solvers.exact.oracle.min_max_load`); the decision (shares from the oracle's schedule, zero shares for
+place-only tasks) goes to the evaluator (:func:`tadp.evaluator.evaluate_batch`), which judges the caches (C6)
+and gives the score and the resident set r. Then every keep choice is tried: the next start cache is any
+subset of r (C7). A dynamic programme over (slot, start cache) gives the best episode.
 
 This covers every decision the evaluator accepts, up to dominance: a served task that completes is one of
 the options; a served task that is late earns nothing and at most places its model, which a place-only
 service does with no share drawn; the keep flags only select the subset of r. (Knife-edge assignments the
 oracle cannot certify, within ~1e-9 of a full pool, are recorded in ``uncertain`` and left out, as in
-:func:`solvers.enumerate.enumerate_optimum`; so are completions within the evaluator's 1e-9 s tolerance
-past Tmax.) Exponential: N <= 3 and 2-3 slots at most.
+:func:`solvers.exact.enumerate.enumerate_optimum`; so are completions within the evaluator's 1e-9 s
+tolerance past Tmax.) Exponential: N <= 3 and 2-3 slots at most.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from solvers.enumerate import FEASIBLE, UNCERTAIN, LoadCertificate, min_max_load, schedule_decision
-from solvers.exact_data import slot_options
+from solvers.exact.options import slot_options
+from solvers.exact.oracle import FEASIBLE, UNCERTAIN, LoadCertificate, min_max_load, schedule_decision
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, Decision
 from tadp.evaluator import evaluate_batch
 from tadp.instance import Cache, Instance

@@ -1,6 +1,6 @@
 """A discretised per-slot model for CP-SAT (OR-Tools): integer by construction (docs/exact.md).
 
-Each option o of a task (site, level; :mod:`solvers.exact_data`) gets a grid of *time splits*:
+Each option o of a task (site, level; :mod:`solvers.exact.options`) gets a grid of *time splits*:
 
 - compute times ``y_k``: from the longest the option allows (``min(T - F, T - upload - hop)`` at
   full shares) down by the factor ``grid_ratio``, to the shortest (share 1);
@@ -13,7 +13,7 @@ of 1 / :data:`SCALE`, is a constant: the model is one Boolean per (option, split
 task, one linear constraint per pool (C4, C5) and per cache (C6, model sizes rounded up and free
 space down, in units of the capacity / SCALE), and the objective (11) with accuracies scaled and
 rounded. Every solution is feasible for the continuous problem (shares are recovered exactly, by the
-oracle of :mod:`solvers.enumerate`, or from the split itself) and is re-scored by the evaluator.
+oracle of :mod:`solvers.exact.oracle`, or from the split itself) and is re-scored by the evaluator.
 
 Its best bound bounds only this *restricted* model, never the slot optimum: results carry
 ``bound_kind="restricted"``. What the grid loses is stated as resource augmentation: with full grids
@@ -38,8 +38,8 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from solvers.base import KEEP_RULES, Solver, SolveResult, apply_keep_rule, finish
-from solvers.enumerate import FEASIBLE, min_max_load, option_schedules, schedule_decision
-from solvers.exact_data import COMPUTE, HOP, UPLOAD, SlotOptions, slot_options, trivial_bound
+from solvers.exact.options import COMPUTE, HOP, UPLOAD, SlotOptions, slot_options, trivial_bound
+from solvers.exact.oracle import FEASIBLE, min_max_load, option_schedules, schedule_decision
 from tadp.decision import SITE_EDGE, Decision
 from tadp.errors import TadpInputError
 from tadp.instance import Cache, Instance
@@ -309,7 +309,8 @@ class CpSatSolver(Solver):
                  workers: int = 2, threads: int | None = None, mip_gap: float = 0.0, keep: str = "used",
                  mip_solver: str | None = None) -> None:
         if mip_solver is not None:
-            raise TadpInputError("argument", "--mip-solver", "applies to --solver highs only (CP-SAT is its own solver)")
+            raise TadpInputError("argument", "--mip-solver",
+                                 "applies to --solver highs only (CP-SAT is its own solver)")
         workers = workers if threads is None else threads
         if not (isinstance(mip_gap, (int, float)) and 0 <= mip_gap < 1):
             raise TadpInputError("argument", "--mip-gap", f"must lie in [0, 1), got {mip_gap!r}")

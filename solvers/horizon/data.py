@@ -1,6 +1,6 @@
 """What the horizon model chooses from, slot by slot, and how a plan chains the caches (docs/exact_horizon.md).
 
-In the per-slot model (:mod:`solvers.exact_data`) the start cache is data, so every option has one model
+In the per-slot model (:mod:`solvers.exact.options`) the start cache is data, so every option has one model
 fetch time F. Over a horizon the start cache of slot t > 0 is a decision, so an option's fetch time
 depends on which models are resident when the slot starts (eq. 5, [D5]). Every (task, site, level) is
 therefore offered once per *fetch case*, each case *gated* by the start-of-slot residency flag it needs:
@@ -20,9 +20,9 @@ in F, and the model is placed all the same), so the gates are the only coupling 
 
 Two kinds of options per slot:
 
-- *serve* options (a :class:`~solvers.exact_data.SlotOptions`, one row per (task, site, level, case) that
+- *serve* options (a :class:`~solvers.exact.options.SlotOptions`, one row per (task, site, level, case) that
   can complete: F <= Tmax, minimal delay <= Tmax, model no larger than the node's cache). They earn
-  the accuracy and draw on the pools; :mod:`solvers.enumerate` judges their assignments as for one slot.
+  the accuracy and draw on the pools; :mod:`solvers.exact.oracle` judges their assignments as for one slot.
 - *place-only* options (:class:`PlaceOnly`): serve the task with zero shares, so that it is late and
   earns nothing but places its model (the evaluator places a missing model iff its fetch ends within the
   deadline, even for a late task, [D6]). They draw on no pool. One per (task, site, level) whose fetch
@@ -39,11 +39,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from solvers.exact_data import SlotOptions, slot_options
+from solvers.exact.options import SlotOptions, slot_options
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, Decision
+from tadp.errors import TadpInputError
 from tadp.instance import Cache, Instance
 from tadp.physics import completion_delay, fetch_times, fits_capacity, within_deadline
 
@@ -88,7 +90,7 @@ class HorizonSlot:
 
 
 def _unfiltered_options(inst: Instance, slot: int, cache: Cache) -> SlotOptions:
-    """:func:`solvers.exact_data.slot_options` with nothing left out: on a copy of the instance whose
+    """:func:`solvers.exact.options.slot_options` with nothing left out: on a copy of the instance whose
     deadlines are infinite and whose caches are unlimited, so that every (task, site, level) gets a row
     with its works, pools, accuracy and the fetch time of ``cache`` (the real deadlines and capacities are
     applied by the caller)."""
@@ -269,6 +271,99 @@ def plan_decision(hs: HorizonSlot, plan: SlotPlan, served: Decision, keep: Cache
     return d
 
 
-__all__ = ["FETCH_CASES", "GATE_EDGE", "GATE_GATEWAY", "GATE_NONE", "NODE_EDGE", "NODE_GATEWAY", "HorizonSlot",
-           "PlaceOnly", "SlotPlan", "cache_chain", "horizon_slot", "node_of_site", "plan_decision", "plan_flags",
-           "prune_place_only"]
+# ============================================================================ the horizon's flat option table
+#: Kinds of a flat option of the horizon model.
+SERVE, PLACE = 0, 1
+
+
+@dataclass(frozen=True, eq=False)
+class HorizonData:
+    """The horizon's options, slot by slot, and one flat table over all of them (the MILP's columns).
+
+    Flat option k of step s (slot ``first_slot + s``) is ``local[k]`` in that step's serve table
+    (``kind == SERVE``) or place-only table (``kind == PLACE``). Model flags f = (node * N + j) * 2 + n
+    (node 0 the device's gateway, 1 the ECaS)."""
+
+    inst: Instance
+    first_slot: int
+    start: Cache
+    slots: list[HorizonSlot]
+    base: np.ndarray  # (H + 1,) first flat index of each step (and the total)
+    step: np.ndarray  # (K,)
+    kind: np.ndarray  # (K,) SERVE / PLACE
+    local: np.ndarray  # (K,)
+    task: np.ndarray  # (K,)
+    level: np.ndarray  # (K,)
+    touch: np.ndarray  # (K,) model flag the option brings to its site (resident or placed)
+    gate: np.ndarray  # (K,) model flag it needs at the slot start, -1 for none
+    accuracy: np.ndarray  # (K,) 0 for place-only options
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.slots)
+
+    @property
+    def n_options(self) -> int:
+        return int(self.step.shape[0])
+
+    def flag(self, node: int | np.ndarray, task: int | np.ndarray, level: int | np.ndarray) -> Any:
+        return (node * self.inst.n_devices + task) * 2 + level
+
+    def plans(self, z: np.ndarray) -> list[SlotPlan]:
+        """The per-slot plans of a 0/1 choice vector over the flat options."""
+        chosen = np.flatnonzero(np.asarray(z) > 0.5)
+        out = []
+        for s in range(self.n_steps):
+            here = chosen[(chosen >= self.base[s]) & (chosen < self.base[s + 1])]
+            out.append(SlotPlan(self.local[here[self.kind[here] == SERVE]], self.local[here[self.kind[here] == PLACE]]))
+        return out
+
+    def choices(self, plans: list[SlotPlan]) -> np.ndarray:
+        """The flat 0/1 vector of per-slot plans (inverse of :meth:`plans`)."""
+        z = np.zeros(self.n_options)
+        for s, p in enumerate(plans):
+            n_serve = self.slots[s].serve.n_options
+            z[self.base[s] + p.serve] = 1.0
+            z[self.base[s] + n_serve + p.place] = 1.0
+        return z
+
+    def value(self, plans: list[SlotPlan]) -> float:
+        """Episode score of the plans if every served task completes: mean over slots of eq. (11)."""
+        total = sum(float(hs.serve.accuracy[p.serve].sum()) for hs, p in zip(self.slots, plans, strict=True))
+        return total / (self.inst.n_devices * self.n_steps)
+
+
+def horizon_data(inst: Instance, first_slot: int, n_slots: int, start: Cache) -> HorizonData:
+    """Options of slots ``first_slot .. first_slot + n_slots - 1`` from start cache ``start``."""
+    if not (0 <= first_slot and n_slots >= 1 and first_slot + n_slots <= inst.n_slots):
+        raise TadpInputError("argument", "--slots",
+                             f"slots {first_slot}..{first_slot + n_slots - 1} not within 0..{inst.n_slots - 1}")
+    overflow = inst.cache_overflows(start)
+    if overflow:
+        raise TadpInputError("argument", "cache", "start cache overflows: " + "; ".join(overflow))
+    slots = [horizon_slot(inst, first_slot + s) for s in range(n_slots)]
+    n = inst.n_devices
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("step", "kind", "local", "task", "level", "touch", "gate",
+                                                         "accuracy")}
+    base = [0]
+    for s, hs in enumerate(slots):
+        for kind, table, gate, acc in ((SERVE, hs.serve, hs.gate, hs.serve.accuracy),
+                                       (PLACE, hs.place, hs.place.gate, np.zeros(hs.place.n_options))):
+            m = table.n_options
+            node = np.where(table.site == 1, NODE_GATEWAY, NODE_EDGE)
+            cols["step"].append(np.full(m, s))
+            cols["kind"].append(np.full(m, kind))
+            cols["local"].append(np.arange(m))
+            cols["task"].append(table.task.astype(np.int64))
+            cols["level"].append(table.level.astype(np.int64))
+            cols["touch"].append((node * n + table.task) * 2 + table.level)
+            cols["gate"].append(np.where(gate == GATE_NONE, -1, (gate * n + table.task) * 2 + table.level))
+            cols["accuracy"].append(np.asarray(acc, float))
+        base.append(base[-1] + hs.serve.n_options + hs.place.n_options)
+    flat = {k: np.concatenate(v).astype(float if k == "accuracy" else np.int64) for k, v in cols.items()}
+    return HorizonData(inst=inst, first_slot=first_slot, start=start, slots=slots, base=np.array(base), **flat)
+
+
+__all__ = ["FETCH_CASES", "GATE_EDGE", "GATE_GATEWAY", "GATE_NONE", "NODE_EDGE", "NODE_GATEWAY", "PLACE", "SERVE",
+           "HorizonData", "HorizonSlot", "PlaceOnly", "SlotPlan", "cache_chain", "horizon_data", "horizon_slot",
+           "node_of_site", "plan_decision", "plan_flags", "prune_place_only"]

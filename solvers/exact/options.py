@@ -1,4 +1,5 @@
-"""What the exact per-slot models share: the *options* of each task of one slot (spec sections 4-6).
+"""What the exact per-slot models share: the *options* of each task of one slot (docs/exact.md, section 1;
+docs/model.md, sections 4-6).
 
 An option is one way to serve a task: a site (its own gateway or the edge) and a model level (light
 0, heavy 1). Not serving the task at all is the implicit option ``none``. For an option everything
@@ -20,7 +21,8 @@ constraints that ``max(arrival, F) + compute <= Tmax`` splits into.
 Pools are numbered as everywhere (:class:`tadp.physics.Pools`): the P = 2G + 2 share pools first;
 an option's cache is named by its cache node 0..G (the G gateway caches, then the edge cache). Every
 time comes from :mod:`tadp.physics`. Options that can never complete are left out (see
-:func:`slot_options`), which is exact: an optimum never serves a task it does not complete (spec 6).
+:func:`slot_options`), which is exact: an optimum never serves a task it does not complete (docs/model.md,
+section 6).
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ class HighsBackend(Backend):
     def solve(self, time_limit: float, mip_gap: float) -> MipResult:
         from pyomo.contrib.solver.common.results import TerminationCondition as TC
 
-        _use_highs_threads(self.threads)
+        use_highs_threads(self.threads)
         self.found = []
         options = {"random_seed": self.seed, "mip_abs_gap": 0.0, "output_flag": False, **HIGHS_SAFETY_OPTIONS,
                    "mip_feasibility_tolerance": MIP_FEASIBILITY_TOL,
@@ -135,7 +135,7 @@ HIGHS_SAFETY_OPTIONS = {"mip_heuristic_run_rens": False}
 _highs_threads: list[int | None] = []  # the thread count HiGHS's global scheduler was started with
 
 
-def _use_highs_threads(threads: int | None) -> None:
+def use_highs_threads(threads: int | None) -> None:
     """HiGHS keeps one global thread scheduler per process, sized by the first solve; a later solve
     asking for another thread count fails ("error without a solution"). Restart the scheduler when
     the count changes (the harness mixes solves with default and with single threads)."""
@@ -208,4 +208,4 @@ def make_backend(model: Any, mip_solver: str, threads: int | None, seed: int) ->
 
 
 __all__ = ["HIGHS_SAFETY_OPTIONS", "MIP_FEASIBILITY_TOL", "Backend", "HighsBackend", "MipResult", "PyomoBackend",
-           "make_backend"]
+           "make_backend", "use_highs_threads"]

@@ -1,0 +1,62 @@
+"""The slot model built directly in HiGHS (solvers/exact/direct.py) against the readable Pyomo model
+(solvers/exact/model.py): the same columns, objective, rows, coefficients and bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from solvers.exact.backends import HighsBackend
+from solvers.exact.direct import DirectModel
+from solvers.exact.model import add_resource_cut, build_model
+from solvers.exact.options import slot_options
+from tadp.generator import GeneratorOptions, generate_instance
+
+
+def _lp_rows(lp) -> list[tuple]:
+    """The rows of a HighsLp as sorted (upper, columns, coefficients) tuples, to compare as multisets."""
+    a = lp.a_matrix_
+    n_rows = lp.num_row_
+    entries: list[list[tuple[int, float]]] = [[] for _ in range(n_rows)]
+    start, index, value = np.asarray(a.start_), np.asarray(a.index_), np.asarray(a.value_)
+    if a.format_ == a.format_.kColwise:
+        for col in range(lp.num_col_):
+            for k in range(start[col], start[col + 1]):
+                entries[index[k]].append((col, value[k]))
+    else:
+        for row in range(n_rows):
+            entries[row] = [(int(index[k]), float(value[k])) for k in range(start[row], start[row + 1])]
+    out = []
+    for row in range(n_rows):
+        cols = sorted(entries[row])
+        out.append((round(float(lp.row_upper_[row]), 12), tuple(c for c, _ in cols),
+                    tuple(round(float(v), 12) for _, v in cols)))
+    return sorted(out)
+
+
+@pytest.mark.parametrize(("counts", "seed", "scale", "warm"),
+                         [([2, 3], 0, 0.5, False), ([3, 1, 2], 1, 0.3, True), ([5, 5], 2, 1.0, False),
+                          ([4, 4, 4], 3, 0.5, True)])
+def test_direct_model_equals_pyomo_model(counts, seed, scale, warm) -> None:
+    """Built from the same options, with the same resource cuts added, the highspy model and the Pyomo
+    model handed to HiGHS have the same columns (bounds, costs, sense), rows, coefficients and bounds."""
+    inst = generate_instance(counts, seed=seed, slots=1, options=GeneratorOptions(resource_scale=scale,
+                                                                                   warm_cache=warm))
+    opts = slot_options(inst, 0, inst.initial_cache)
+    pyomo_model = build_model(inst, 0, inst.initial_cache, options=opts)
+    direct = DirectModel(inst, opts, threads=1, seed=0)
+    rng = np.random.default_rng(seed)
+    for _ in range(2):
+        prices = rng.uniform(0.1, 1.0, opts.n_pools)
+        add_resource_cut(pyomo_model, prices)
+        direct.add_cut(prices)
+    backend = HighsBackend(pyomo_model, 1, 0)
+    ours, theirs = direct.highs.getLp(), backend.opt._solver_model.getLp()
+    assert ours.num_col_ == theirs.num_col_ == opts.n_options
+    assert ours.num_row_ == theirs.num_row_
+    sign = 1.0 if theirs.sense_ == ours.sense_ else -1.0
+    assert np.allclose(np.asarray(ours.col_cost_), sign * np.asarray(theirs.col_cost_), rtol=1e-12, atol=0)
+    assert np.array_equal(np.asarray(ours.col_lower_), np.asarray(theirs.col_lower_))
+    assert np.array_equal(np.asarray(ours.col_upper_), np.asarray(theirs.col_upper_))
+    assert all(r <= -1e20 for r in theirs.row_lower_) and all(r <= -1e20 for r in ours.row_lower_)
+    assert _lp_rows(ours) == _lp_rows(theirs)

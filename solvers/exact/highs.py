@@ -38,6 +38,7 @@ from solvers.exact.model import (
 from solvers.exact.oa import Incumbent, OaRounds, choice_vector, no_good, relative_gap
 from solvers.exact.options import SlotOptions, slot_options, trivial_bound
 from solvers.exact.oracle import FEASIBLE, INFEASIBLE, UNCERTAIN, min_max_load, schedule_decision
+from solvers.exact.search import solve_slot_direct
 from tadp.decision import Decision
 from tadp.errors import TadpInputError
 from tadp.instance import Cache, Instance
@@ -209,19 +210,26 @@ def _mip_start(model: Any, inc: Incumbent) -> list[tuple[Any, float]]:
 
 
 # ============================================================================ the registered solver
+#: How :class:`PyomoSolver` builds and solves the model: directly in highspy, or through Pyomo.
+ENGINES = ("direct", "pyomo")
+
+
 class PyomoSolver(Solver):
     """Exact per-slot optimum by outer approximation on a Pyomo MILP (``highs`` in the registry).
 
     Options: ``mip_solver`` ("highs", the default, through Pyomo's persistent interface; any other
     Pyomo solver name, e.g. gurobi, cplex, scip, cbc, through ``SolverFactory``), ``mip_gap``
     (relative, default 1e-6), ``keep`` (keep rule of docs/model.md, section 6: "used" default, "all", "none"),
-    ``threads`` (default: the MIP solver's own).
+    ``threads`` (default: the MIP solver's own), ``formulation`` ("projected", "extended"), ``engine``:
+    "direct" (the default: the model built in highspy, :mod:`solvers.exact.search`, docs/exact.md, section 4)
+    or "pyomo" (the Pyomo model through a back end, :func:`solve_slot`, section 3; what any other
+    ``mip_solver`` or the extended formulation uses).
     """
 
     name = "highs"
 
     def __init__(self, *, mip_solver: str = "highs", mip_gap: float = 1e-6, keep: str = "used",
-                 threads: int | None = None, formulation: str = "projected") -> None:
+                 threads: int | None = None, formulation: str = "projected", engine: str = "direct") -> None:
         if keep not in KEEP_RULES:
             raise TadpInputError("argument", "--keep", f"unknown keep rule {keep!r} (known: {', '.join(KEEP_RULES)})")
         if not (isinstance(mip_gap, (int, float)) and 0 <= mip_gap < 1):
@@ -231,18 +239,29 @@ class PyomoSolver(Solver):
         if formulation not in FORMULATIONS:
             raise TadpInputError("argument", "formulation",
                                  f"unknown {formulation!r} (known: {', '.join(FORMULATIONS)})")
+        if engine not in ENGINES:
+            raise TadpInputError("argument", "engine", f"unknown {engine!r} (known: {', '.join(ENGINES)})")
+        if engine == "direct" and (mip_solver != "highs" or formulation != "projected"):
+            engine = "pyomo"  # another MIP solver, or the extended model, goes through Pyomo
         super().__init__(mip_solver=mip_solver, mip_gap=float(mip_gap), keep=keep, threads=threads,
-                         formulation=formulation)
+                         formulation=formulation, engine=engine)
         self.mip_solver, self.mip_gap, self.keep, self.threads = mip_solver, float(mip_gap), keep, threads
-        self.formulation = formulation
+        self.formulation, self.engine = formulation, engine
 
     def solve(self, inst: Instance, slot: int, cache: Cache, *, time_limit: float, seed: int = 0) -> SolveResult:
         started = time.perf_counter()
-        sol = solve_slot(inst, slot, cache, time_limit=time_limit, mip_solver=self.mip_solver, mip_gap=self.mip_gap,
-                         threads=self.threads, seed=seed, formulation=self.formulation, started=started)
-        decision = apply_keep_rule(sol.decision, self.keep)
-        return finish(inst, slot, cache, decision, status=sol.status, objective=sol.objective, bound=sol.bound,
-                      bound_kind="opt", started=started, info=sol.info)
+        if self.engine == "direct":
+            decision, status, objective, bound, info = solve_slot_direct(
+                inst, slot, cache, time_limit=time_limit, mip_gap=self.mip_gap, threads=self.threads, seed=seed,
+                started=started)
+        else:
+            sol = solve_slot(inst, slot, cache, time_limit=time_limit, mip_solver=self.mip_solver,
+                             mip_gap=self.mip_gap, threads=self.threads, seed=seed, formulation=self.formulation,
+                             started=started)
+            decision, status, objective, bound, info = sol.decision, sol.status, sol.objective, sol.bound, sol.info
+        decision = apply_keep_rule(decision, self.keep)
+        return finish(inst, slot, cache, decision, status=status, objective=objective, bound=bound,
+                      bound_kind="opt", started=started, info=info)
 
 
-__all__ = ["PyomoSolver", "SlotSolution", "solve_slot"]
+__all__ = ["ENGINES", "PyomoSolver", "SlotSolution", "solve_slot"]

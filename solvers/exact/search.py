@@ -1,0 +1,256 @@
+"""The fast exact slot solver: outer approximation on the slot model built directly in HiGHS (docs/exact.md,
+section 4).
+
+The algorithm is the one of :mod:`solvers.exact.highs` (docs/exact.md, section 3), with these changes:
+
+1. the model is built from the options' arrays through ``highspy`` (:class:`solvers.exact.direct.DirectModel`,
+   the same rows as the Pyomo model);
+2. the oracle is :func:`solvers.exact.oracle.solve_dual`: warm-started from the last prices, stopping at the
+   verdict (incumbents) or at a gap of 1e-7 (separation);
+3. after the LP rounds, the LP point is rounded to a true incumbent (:func:`rounded_incumbent`), and on large
+   cache-bound slots the caches are packed by :mod:`solvers.exact.packing`; when the incumbent reaches the
+   LP bound within ``mip_gap`` no MILP is solved at all;
+4. every incumbent HiGHS meets is judged the moment it is met; one the oracle rejects stops the MILP at once
+   (its value would prune the tree against a false bound), its cut goes in and the MILP is solved again,
+   the best true incumbent as MIP start.
+
+The bound is, as before, the least of the LP and MILP bounds, each a bound on a relaxation of the slot
+problem (valid cuts only), raised to the values of excluded knife-edge assignments.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from solvers.exact.direct import DirectModel, time_left
+from solvers.exact.oa import ROOT_SEPARATION_TOL, Incumbent, OaRounds, relative_gap
+from solvers.exact.options import SlotOptions, slot_options, trivial_bound
+from solvers.exact.oracle import FEASIBLE, INFEASIBLE, UNCERTAIN, schedule_decision, solve_dual
+from solvers.exact.packing import pack_incumbent
+from tadp.decision import Decision
+from tadp.instance import Cache, Instance
+
+#: Most LP rounds of separation before the first MILP (as :data:`solvers.exact.model.ROOT_ROUNDS`).
+ROOT_ROUNDS = 60
+#: Gap to which the oracle closes its certificates when it separates an LP point: deep enough cuts,
+#: far fewer Newton steps than the full 1e-10.
+SEPARATION_GAP = 1e-7
+
+
+@dataclass(eq=False)
+class DirectSearch:
+    """One slot's search on the direct model: the model, the best true incumbent, the least bound, every
+    assignment judged so far, and the counters reported in ``info``."""
+
+    model: DirectModel
+    deadline: float
+    oa: OaRounds
+    bound: float
+    best: Incumbent = field(default_factory=lambda: Incumbent(0.0))
+    seen: dict[bytes, str] = field(default_factory=dict)
+    uncertain_values: list[float] = field(default_factory=list)
+    prices: np.ndarray | None = None  # the last prices the oracle found (warm start)
+    pending: list[np.ndarray] = field(default_factory=list)  # cut prices found during a MILP, added after it
+    excluded: list[np.ndarray] = field(default_factory=list)  # assignments to exclude after it (no-good cuts)
+    excluded_keys: set[bytes] = field(default_factory=set)
+    root_rounds: int = 0
+    root_bound: float | None = None
+    lp_values: np.ndarray | None = None
+
+    @property
+    def opts(self) -> SlotOptions:
+        return self.model.opts
+
+    def upper(self) -> float:
+        """The least bound met, raised to the incumbent and to the excluded knife-edge values."""
+        return max([self.bound, self.best.value] + self.uncertain_values)
+
+    def proven(self) -> bool:
+        return self.upper() - self.best.value <= self.oa.mip_gap * abs(self.best.value)
+
+    # ---------------------------------------------------------------- the oracle
+    def judge(self, chosen: np.ndarray) -> str:
+        """The verdict on the assignment ``chosen`` (memoised): a feasible one may become the incumbent, an
+        infeasible one gets the cut at its oracle prices (queued in :attr:`pending`), a knife-edge one is
+        excluded with its value kept in the bound."""
+        chosen = np.asarray(chosen, np.int64)
+        key = chosen.tobytes()
+        verdict = self.seen.get(key)
+        if verdict is not None:
+            return verdict
+        opts = self.opts
+        if not opts.cache_fits(chosen):
+            self.seen[key] = INFEASIBLE
+            return INFEASIBLE  # the MILP keeps C6 exactly: only a heuristic's candidate can get here
+        cert = solve_dual(opts, chosen, prices=self.prices, decide_only=True)
+        if cert.verdict == INFEASIBLE:
+            cert = solve_dual(opts, chosen, prices=cert.prices, gap_tol=SEPARATION_GAP)  # a deeper cut
+        verdict = self.seen[key] = cert.verdict
+        value = opts.value(chosen)
+        if verdict == FEASIBLE and value > self.best.value:
+            self.best = Incumbent(value, [cert])
+        elif verdict == INFEASIBLE:
+            self.prices = cert.prices
+            self.pending.append(cert.prices)
+        elif verdict == UNCERTAIN:
+            self.uncertain_values.append(value)
+            self.excluded_keys.add(key)
+            self.excluded.append(chosen)
+        return verdict
+
+    def flush(self) -> None:
+        """Add the queued cuts and no-good cuts to the model (never while HiGHS runs)."""
+        for prices in self.pending:
+            if self.model.add_cut(prices):
+                self.oa.cuts_added += 1
+        for chosen in self.excluded:
+            self.model.add_no_good(chosen)
+        self.pending, self.excluded = [], []
+
+    # ---------------------------------------------------------------- LP rounds
+    def tighten(self) -> None:
+        """Kelley's rounds on the LP relaxation: cut off its point while the oracle separates it."""
+        model, opts = self.model, self.opts
+        model.set_integrality(False)
+        while self.root_rounds < ROOT_ROUNDS and time_left(self.deadline) > 0:
+            run = model.solve(time_left(self.deadline))
+            if run.status != "optimal" or run.values is None:
+                break
+            self.root_rounds += 1
+            self.root_bound = run.objective
+            self.bound = min(self.bound, run.objective)
+            self.lp_values = run.values
+            support = np.flatnonzero(run.values > 1e-9)
+            if len(support) == 0:
+                break
+            if (run.values[support] >= 1 - 1e-9).all():  # an integral point: judge it as an assignment
+                if self.judge(support) == FEASIBLE or not self.pending:
+                    break  # a true incumbent at the LP bound, or a knife edge
+                self.flush()
+                continue
+            cert = solve_dual(opts, support, weights=run.values[support], prices=self.prices, gap_tol=SEPARATION_GAP)
+            if cert.lower <= 1.0 + ROOT_SEPARATION_TOL or not model.add_cut(cert.prices):
+                break
+            self.prices = cert.prices
+        model.set_integrality(True)
+
+    # ---------------------------------------------------------------- MILP rounds
+    def _on_incumbent(self, x: np.ndarray) -> bool:
+        """An incumbent HiGHS met: judged at once; False (stop the MILP) unless it is feasible."""
+        chosen = np.flatnonzero(x > 0.5)
+        self._exclude_if_back(chosen)
+        return self.judge(chosen) == FEASIBLE
+
+    def _exclude_if_back(self, chosen: np.ndarray) -> None:
+        """An assignment proven infeasible that comes back although its cut is in the model (a violation
+        within HiGHS's tolerance) gets a no-good cut: exact, since it is proven infeasible."""
+        key = np.asarray(chosen, np.int64).tobytes()
+        if self.seen.get(key) == INFEASIBLE and key not in self.excluded_keys:
+            self.excluded_keys.add(key)
+            self.excluded.append(chosen)
+
+    def milp_round(self) -> bool:
+        """One MILP round (module doc, step 4); True when the loop ends."""
+        start = None
+        if self.best.certificates:
+            start = np.zeros(self.model.n_cols)
+            start[self.best.certificates[0].chosen] = 1.0
+        run = self.model.solve(time_left(self.deadline), self.oa.solver_gap, start=start,
+                               on_incumbent=self._on_incumbent)
+        self.oa.count(run)  # type: ignore[arg-type]
+        if run.status != "interrupted" and run.bound is not None and np.isfinite(run.bound):
+            self.bound = min(self.bound, run.bound)
+        final_ok = False
+        if run.values is not None:
+            chosen = np.flatnonzero(run.values > 0.5)
+            self._exclude_if_back(chosen)
+            final_ok = self.judge(chosen) == FEASIBLE
+        self.flush()
+        if run.status == "interrupted":
+            return time_left(self.deadline) <= 0
+        error = self.oa.failed(run)  # type: ignore[arg-type]
+        if error is not None:
+            return True
+        return self.oa.finished(run, final_ok, self.upper(), self.best.value)  # type: ignore[arg-type]
+
+    def solution(self, info: dict[str, Any]) -> tuple[Decision, str, float, float]:
+        """The best true incumbent's decision, its status, value and the bound; counters into ``info``."""
+        bound = self.upper()
+        gap = relative_gap(bound, self.best.value)
+        status = "optimal" if gap <= self.oa.mip_gap else self.oa.final_status(gap)
+        if status == "optimal" and gap > self.oa.mip_gap:
+            status = "time_limit"
+        info.update(root_rounds=self.root_rounds, root_bound=self.root_bound, oa_rounds=self.oa.rounds,
+                    nodes=self.oa.nodes, oa_cuts_added=self.oa.cuts_added, no_good_cuts=self.model.no_goods,
+                    uncertain=len(self.uncertain_values), mip_gap=gap if self.best.value > 0 else None,
+                    cuts=len(self.model.cut_prices))
+        opts = self.opts
+        decision = (schedule_decision(opts, self.best.certificates[0]) if self.best.certificates
+                    else Decision.drop_all(opts.n_tasks))
+        return decision, status, self.best.value, bound
+
+
+def rounded_incumbent(search: DirectSearch) -> None:
+    """Judge the LP point's integral part, then add its fractional choices one task at a time (largest
+    weight first) while the caches and every cut in the model still hold and the oracle accepts."""
+    z = search.lp_values
+    if z is None:
+        return
+    opts = search.opts
+    base = np.flatnonzero(z >= 1 - 1e-6)
+    if search.judge(base) != FEASIBLE:
+        return
+    chosen = list(base)
+    fractional = np.flatnonzero((z > 1e-6) & (z < 1 - 1e-6))
+    for o in fractional[np.argsort(-z[fractional])]:
+        if time_left(search.deadline) <= 0:
+            return
+        if opts.task[o] in set(opts.task[chosen]):
+            continue
+        trial = np.array(sorted(chosen + [int(o)]))
+        if search.judge(trial) == FEASIBLE:
+            chosen = list(trial)
+
+
+def solve_slot_direct(inst: Instance, slot: int, cache: Cache, *, time_limit: float, mip_gap: float = 1e-6,
+                      threads: int | None = None, seed: int = 0, started: float | None = None,
+                      pack: bool = True) -> tuple[Decision, str, float, float, dict[str, Any]]:
+    """The slot's optimum by outer approximation on the direct model (module doc): the best true incumbent's
+    decision (no keep flags), status, objective, a valid bound and the counters."""
+    started = time.perf_counter() if started is None else started
+    deadline = started + time_limit
+    opts = slot_options(inst, slot, cache)
+    info: dict[str, Any] = {"options": opts.n_options, "dropped_options": opts.dropped, "mip_solver": "highs",
+                            "engine": "direct"}
+    bound = trivial_bound(opts)
+    if opts.n_options == 0:
+        return Decision.drop_all(opts.n_tasks), "optimal", 0.0, 0.0, info
+    if time.perf_counter() >= deadline:
+        return Decision.drop_all(opts.n_tasks), "time_limit", 0.0, bound, info
+    model = DirectModel(inst, opts, threads=threads, seed=seed)
+    search = DirectSearch(model, deadline, OaRounds(mip_gap), bound)
+    info["build_s"] = time.perf_counter() - started
+    search.tighten()
+    info["root_s"] = time.perf_counter() - started
+    rounded_incumbent(search)
+    search.flush()
+    if pack and not search.proven():
+        info["packing"] = pack_incumbent(search, inst)
+        search.flush()
+    info["heuristic_value"] = search.best.value
+    info["heuristic_s"] = time.perf_counter() - started
+    if search.proven():
+        search.oa.status = "optimal"
+    else:
+        while time_left(deadline) > 0:
+            if search.milp_round():
+                break
+    decision, status, value, bound = search.solution(info)
+    return decision, status, value, bound, info
+
+
+__all__ = ["ROOT_ROUNDS", "SEPARATION_GAP", "DirectSearch", "rounded_incumbent", "solve_slot_direct"]

@@ -1,0 +1,180 @@
+"""The fast exact solver against the previous one, case by case, on the very same slots (docs/exact.md,
+section 4; docs/measurements.md, "The exact per-slot solvers").
+
+    python -m benchmarks.bench_exact_speed                       # every case, one thread, seed 0
+    python -m benchmarks.bench_exact_speed --case 2x5-scarce --case 10x35-paper
+
+Solvers: ``highs`` (the registered solver: the model built in highspy, :mod:`solvers.exact.search`) and
+``highs-pyomo`` (``PyomoSolver(engine="pyomo")``: the Pyomo model through Pyomo's persistent HiGHS
+interface, the algorithm of docs/exact.md, section 3, as it was before the fast path). Both run with one
+thread, the same seed and the case's time limit, on the same (instance, slot, start cache) states: chained
+cases follow the states the ``highs`` decisions reach (keep rule ``used``) and give both solvers those.
+Every solve runs in a fresh child process, after a warm-up solve of a tiny slot in that process, so that its
+peak memory (``ru_maxrss``) is its own and its time includes no first import.
+
+One CSV row per (case, instance, slot, solver): status, objective, bound, relative gap, time (``time_s`` of
+the result, model building included), peak memory. The summary gives per case and solver the slots
+proven, the median time (unproven solves charged the limit), the median ratio to ``highs-pyomo`` on the
+same slots, the largest gap, the peak memory, and the case's target with whether it is met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import multiprocessing
+import resource
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from solvers.exact.highs import PyomoSolver
+from tadp.generator import GeneratorOptions, generate_instance, parse_size
+from tadp.instance import Cache, Instance
+
+SOLVERS = {"highs": {"engine": "direct"}, "highs-pyomo": {"engine": "pyomo"}}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One case: instances of one size and scenario, which slots, the limit and the target."""
+
+    size: str
+    scenario: str
+    seeds: tuple[int, ...]
+    slots: int  # slots 0..slots-1 of each instance, chained (1: the cold first slot only)
+    time_limit: float
+    target: str  # "median_s<=X", "proven_s<=X", "gap<=X" (all slots)
+
+
+CASES = {
+    "2x5-scarce": Case("2x5", "scarce", (0, 1, 2), 20, 60.0, "median_s<=0.02"),
+    "2x5-scarce-cold": Case("2x5", "scarce", (0, 1, 2, 3, 4), 1, 60.0, "median_s<=0.02"),
+    "10x35-paper": Case("10x35", "paper", (0, 1, 2), 1, 60.0, "median_s<=0.1"),
+    "4x10-scarce": Case("4x10", "scarce", (0, 1), 1, 60.0, "proven_s<=15"),
+    "10x35-scarce": Case("10x35", "scarce", (0, 1), 1, 60.0, "gap<=1e-5"),
+    "20x35-scarce": Case("20x35", "scarce", (0,), 1, 60.0, "gap<=1e-5"),
+    "50x35-scarce": Case("50x35", "scarce", (0,), 1, 60.0, "gap<=1e-5"),
+    "100x35-scarce": Case("100x35", "scarce", (0,), 1, 60.0, "gap<=1e-4"),
+}
+FIELDS = ["case", "instance", "slot", "solver", "status", "objective", "bound", "gap", "time_s", "peak_mib",
+          "nodes", "oa_rounds", "cuts"]
+
+
+def _solve_in_child(args: tuple[str, Instance, int, Cache, float, int]) -> dict[str, Any]:
+    solver, inst, slot, cache, limit, seed = args
+    _warm_up()  # the child's own first touches of the libraries' pages (copy-on-write) are not the slot's time
+    res = PyomoSolver(threads=1, **SOLVERS[solver]).solve(inst, slot, cache, time_limit=limit, seed=seed)
+    gap = (res.bound - res.score) / res.score if res.score > 0 else 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {"solver": solver, "status": res.status, "objective": res.score, "bound": res.bound, "gap": gap,
+            "time_s": res.time_s, "peak_mib": round(peak, 1), "nodes": res.info.get("nodes"),
+            "oa_rounds": res.info.get("oa_rounds"), "cuts": res.info.get("cuts"),
+            "next_cache": res.outcome.next_cache, "error": res.info.get("error")}
+
+
+def _warm_up() -> None:
+    """Solve a tiny slot with each solver before any child is forked, so that no child's time includes the
+    first import of a library (highspy, Pyomo's solver interface, numpy's lazy modules)."""
+    inst = generate_instance(parse_size("2x3"), seed=0, slots=1)
+    for options in SOLVERS.values():
+        PyomoSolver(threads=1, **options).solve(inst, 0, inst.initial_cache, time_limit=10.0)
+
+
+def run_case(name: str, case: Case, pool: Any, progress: bool) -> list[dict[str, Any]]:
+    rows = []
+    for seed in case.seeds:
+        inst = generate_instance(parse_size(case.size), seed=seed, slots=case.slots,
+                                 options=GeneratorOptions(scenario=case.scenario))
+        cache = inst.initial_cache
+        for slot in range(case.slots):
+            results = {s: pool.apply(_solve_in_child, ((s, inst, slot, cache, case.time_limit, seed),))
+                       for s in SOLVERS}
+            for solver, res in results.items():
+                row = {"case": name, "instance": inst.name, "slot": slot, **res}
+                rows.append(row)
+                if progress:
+                    print(f"{name} {inst.name} slot {slot} {solver:>11}: {res['status']:<10} "
+                          f"J {res['objective']:.9f} gap {res['gap']:.2e} {res['time_s']:7.3f} s "
+                          f"{res['peak_mib']:.0f} MiB {res['error'] or ''}", file=sys.stderr, flush=True)
+            cache = results["highs"]["next_cache"]
+    return rows
+
+
+def _target_met(target: str, part: list[dict[str, Any]], median: float) -> str:
+    kind, value = target.split("<=")
+    limit = float(value)
+    if kind == "median_s":
+        ok = median <= limit and all(r["status"] == "optimal" for r in part)
+    elif kind == "proven_s":
+        ok = all(r["status"] == "optimal" and r["time_s"] <= limit for r in part)
+    else:
+        ok = all(r["status"] == "optimal" or r["gap"] <= limit for r in part)
+    return "met" if ok else "NOT met"
+
+
+def summary(rows: list[dict[str, Any]], cases: dict[str, Case]) -> list[dict[str, Any]]:
+    out = []
+    for name, case in cases.items():
+        base = {(r["instance"], r["slot"]): r for r in rows if r["case"] == name and r["solver"] == "highs-pyomo"}
+        for solver in SOLVERS:
+            part = [r for r in rows if r["case"] == name and r["solver"] == solver]
+            if not part:
+                continue
+            charged = [r["time_s"] if r["status"] == "optimal" else max(r["time_s"], case.time_limit) for r in part]
+            ratios = [c / max(base[(r["instance"], r["slot"])]["time_s"] if base[(r["instance"], r["slot"])]["status"]
+                              == "optimal" else max(base[(r["instance"], r["slot"])]["time_s"], case.time_limit), 1e-9)
+                      for r, c in zip(part, charged, strict=True)]
+            median = statistics.median(charged)
+            out.append({"case": name, "solver": solver, "slots": len(part),
+                        "proven": f"{sum(r['status'] == 'optimal' for r in part)}/{len(part)}",
+                        "median_s": round(median, 4), "max_s": round(max(r["time_s"] for r in part), 3),
+                        "ratio_to_pyomo": round(statistics.median(ratios), 3),
+                        "max_gap": f"{max(r['gap'] for r in part):.1e}",
+                        "peak_mib": round(max(r["peak_mib"] for r in part)),
+                        "target": case.target if solver == "highs" else "",
+                        "met": _target_met(case.target, part, median) if solver == "highs" else ""})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--case", action="append", choices=sorted(CASES), help="case(s) to run (default: all)")
+    parser.add_argument("--time-limit", type=float, help="seconds per slot (overrides the cases')")
+    parser.add_argument("-o", "--output", default="results/bench_exact_speed.csv", help="CSV of all rows")
+    parser.add_argument("--quiet", action="store_true", help="no per-slot lines")
+    args = parser.parse_args(argv)
+    chosen = {name: CASES[name] for name in (args.case or list(CASES))}
+    if args.time_limit is not None:
+        chosen = {n: Case(**{**c.__dict__, "time_limit": args.time_limit}) for n, c in chosen.items()}
+    started = time.perf_counter()
+    _warm_up()
+    rows: list[dict[str, Any]] = []
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1, maxtasksperchild=1) as pool:
+        for name, case in chosen.items():
+            rows += run_case(name, case, pool, not args.quiet)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows({k: ("" if v is None or (isinstance(v, float) and math.isnan(v)) else v)
+                          for k, v in row.items()} for row in rows)
+    table = summary(rows, chosen)
+    keys = list(table[0]) if table else []
+    widths = {k: max(len(k), *(len(str(r[k])) for r in table)) for k in keys}
+    print("  ".join(k.ljust(widths[k]) for k in keys))
+    for r in table:
+        print("  ".join(str(r[k]).ljust(widths[k]) for k in keys))
+    print(f"{len(rows)} rows in {time.perf_counter() - started:.0f} s -> {out} (one thread; times are time_s, model "
+          "building included; unproven solves charged the limit)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -31,15 +31,14 @@ from tadp.decision import SITE_EDGE
 from tadp.instance import Instance
 
 #: Units of each gateway's cache in the dynamic programme (the rounding loses at most one unit per model).
-CACHE_UNITS = 100_000
-#: Slots with fewer tasks are left to the MILP: measured, the packing helps at 3,500 tasks and not at 350
-#: (docs/measurements.md, "The exact per-slot solvers").
-MIN_TASKS = 1000
+CACHE_UNITS = 40_000
+#: Slots with fewer tasks are left to the MILP alone (their caches are small and few).
+MIN_TASKS = 300
 #: Factors on the LP's edge price tried in turn while no cut has been met (the DP's edge load is sensitive).
 EDGE_PRICE_FACTORS = (1.0, 0.9995, 1.0005)
 #: Most packings tried, and the share of the time left they may take.
-MAX_ATTEMPTS = 16
-PACKING_SHARE = 0.3
+MAX_ATTEMPTS = 8
+PACKING_SHARE = 0.2
 #: First multiplier of a cut's coefficients in the profits (a cut coefficient is about 1/N; an option's
 #: profit differences are about 0.05/N).
 INITIAL_PENALTY = 1e-3
@@ -152,17 +151,7 @@ def pack_incumbent(search: Any, inst: Instance) -> dict[str, Any] | None:
     edge_price = duals[names.index("edge_cache")] / capacity[-1] if "edge_cache" in names else 0.0
     by_gateway = [np.flatnonzero(inst.device_gateway == g) for g in range(opts.n_gateways)]
     by_gateway = [tasks[np.isin(tasks, opts.task)] for tasks in by_gateway]
-    # first the sites the LP point uses (its pool loads stay near the LP's), then every site
-    used = search.lp_values > 1e-6
-    lp_site = np.zeros((opts.n_tasks, 3), bool)
-    lp_site[opts.task[used], opts.site[used]] = True
-    tried = feasible = 0
-    for allowed in (lp_site[opts.task, opts.site], np.ones(opts.n_options, bool)):
-        if time.perf_counter() >= budget:
-            break
-        worth = np.where(allowed, profit, -1.0)  # never worth choosing (none earns 0)
-        t, f = _bisect_penalty(search, opts, inst, by_gateway, worth, edge_price, budget)
-        tried, feasible = tried + t, feasible + f
+    tried, feasible = _bisect_penalty(search, opts, inst, by_gateway, profit, edge_price, budget)
     return {"tried": tried, "feasible": feasible, "seconds": time.perf_counter() - started}
 
 

@@ -7,9 +7,10 @@ The algorithm is the one of :mod:`solvers.exact.highs` (docs/exact.md, section 3
    the same rows as the Pyomo model);
 2. the oracle is :func:`solvers.exact.oracle.solve_dual`: warm-started from the last prices, stopping at the
    verdict (incumbents) or at a gap of 1e-7 (separation);
-3. after the LP rounds, the LP point is rounded to a true incumbent (:func:`rounded_incumbent`), and on large
-   cache-bound slots the caches are packed by :mod:`solvers.exact.packing`; when the incumbent reaches the
-   LP bound within ``mip_gap`` no MILP is solved at all;
+3. an integral LP point is judged as an assignment, and the LP point is rounded to a true incumbent
+   (:func:`rounded_incumbent`); when the incumbent reaches the LP bound within ``mip_gap`` no MILP is
+   solved at all; on large cold slots the MILP shares the time with the cache packing of
+   :mod:`solvers.exact.packing` and the neighbourhood search of :mod:`solvers.exact.neighbourhood`;
 4. every incumbent HiGHS meets is judged the moment it is met; one the oracle rejects stops the MILP at once
    (its value would prune the tree against a false bound), its cut goes in and the MILP is solved again,
    the best true incumbent as MIP start.
@@ -26,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from solvers.exact import packing
 from solvers.exact.direct import DirectModel, time_left
+from solvers.exact.neighbourhood import improve
 from solvers.exact.oa import ROOT_SEPARATION_TOL, Incumbent, OaRounds, relative_gap
 from solvers.exact.options import SlotOptions, slot_options, trivial_bound
 from solvers.exact.oracle import FEASIBLE, INFEASIBLE, UNCERTAIN, schedule_decision, solve_dual
-from solvers.exact.packing import pack_incumbent
 from tadp.decision import Decision
 from tadp.instance import Cache, Instance
 
@@ -39,6 +41,14 @@ ROOT_ROUNDS = 60
 #: Gap to which the oracle closes its certificates when it separates an LP point: deep enough cuts,
 #: far fewer Newton steps than the full 1e-10.
 SEPARATION_GAP = 1e-7
+#: On large slots (:data:`solvers.exact.packing.MIN_TASKS` tasks and more) a first MILP phase runs until
+#: this share of the time limit, the packing and the neighbourhood search until the next, the MILP again
+#: with the rest (docs/exact.md, section 4).
+FIRST_MILP_SHARE = 0.1
+#: ... when at least this share of the options would place their model (a cold cache: every cache must be
+#: packed); warm slots have few placements left, and the MILP alone proves them (docs/exact.md, section 6).
+COLD_PLACING_SHARE = 0.9
+NEIGHBOURHOOD_SHARE = 0.85
 
 
 @dataclass(eq=False)
@@ -177,6 +187,17 @@ class DirectSearch:
             return True
         return self.oa.finished(run, final_ok, self.upper(), self.best.value)  # type: ignore[arg-type]
 
+    def milp_until(self, until: float) -> bool:
+        """MILP rounds until the loop ends or ``until``; True when the loop has ended (proven, or stopped)."""
+        saved, self.deadline = self.deadline, min(self.deadline, until)
+        try:
+            while time_left(self.deadline) > 0:
+                if self.milp_round():
+                    return self.oa.status == "optimal" or time_left(saved) <= 0 or self.proven()
+            return self.proven()
+        finally:
+            self.deadline = saved
+
     def solution(self, info: dict[str, Any]) -> tuple[Decision, str, float, float]:
         """The best true incumbent's decision, its status, value and the bound; counters into ``info``."""
         bound = self.upper()
@@ -238,17 +259,19 @@ def solve_slot_direct(inst: Instance, slot: int, cache: Cache, *, time_limit: fl
     info["root_s"] = time.perf_counter() - started
     rounded_incumbent(search)
     search.flush()
-    if pack and not search.proven():
-        info["packing"] = pack_incumbent(search, inst)
-        search.flush()
     info["heuristic_value"] = search.best.value
-    info["heuristic_s"] = time.perf_counter() - started
     if search.proven():
         search.oa.status = "optimal"
+    elif pack and opts.n_tasks >= packing.MIN_TASKS and opts.places.mean() >= COLD_PLACING_SHARE:
+        # large cold slots: a first MILP phase, then packing and neighbourhoods for the incumbent, then the
+        # MILP again with what is left
+        if not search.milp_until(started + FIRST_MILP_SHARE * time_limit):
+            info["packing"] = packing.pack_incumbent(search, inst)
+            search.flush()
+            info["neighbourhoods"] = improve(search, inst, started + NEIGHBOURHOOD_SHARE * time_limit, seed)
+            search.milp_until(deadline)
     else:
-        while time_left(deadline) > 0:
-            if search.milp_round():
-                break
+        search.milp_until(deadline)
     decision, status, value, bound = search.solution(info)
     return decision, status, value, bound, info
 

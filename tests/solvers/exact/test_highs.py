@@ -210,6 +210,7 @@ def test_model_has_a_block_per_label_and_exports(tmp_path) -> None:
     assert (tmp_path / "slot.mps").stat().st_size > 0
     with pytest.raises(ValueError, match="format"):
         export_model(inst, 0, tmp_path / "slot.txt", "txt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["slot.lp", "slot.mps"]  # no partial file left
 
 
 def test_paper_scenario_serves_everything_heavy(solver: PyomoSolver) -> None:

@@ -3,10 +3,13 @@ section 4; docs/measurements.md, "The exact per-slot solvers").
 
     python -m benchmarks.bench_exact_speed                       # every case, one thread, seed 0
     python -m benchmarks.bench_exact_speed --case 2x5-scarce --case 10x35-paper
+    python -m benchmarks.bench_exact_speed --ablation            # and the fast path without its large-slot phases
 
 Solvers: ``highs`` (the registered solver: the model built in highspy, :mod:`solvers.exact.search`) and
 ``highs-pyomo`` (``PyomoSolver(engine="pyomo")``: the Pyomo model through Pyomo's persistent HiGHS
-interface, the algorithm of docs/exact.md, section 3, as it was before the fast path). Both run with one
+interface, the algorithm of docs/exact.md, section 3, as it was before the fast path); with ``--ablation``,
+on the large scarce cases, also ``highs`` without the neighbourhood search (``highs-no-neighbourhoods``) and
+without the packing either (``highs-milp-only``: the MILP alone after the LP rounds). All run with one
 thread, the same seed and the case's time limit, on the same (instance, slot, start cache) states: chained
 cases follow the states the ``highs`` decisions reach (keep rule ``used``) and give both solvers those.
 Every solve runs in a fresh child process, after a warm-up solve of a tiny slot in that process, so that its
@@ -32,11 +35,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from solvers.base import finish
 from solvers.exact.highs import PyomoSolver
+from solvers.exact.search import solve_slot_direct
 from tadp.generator import GeneratorOptions, generate_instance, parse_size
 from tadp.instance import Cache, Instance
 
 SOLVERS = {"highs": {"engine": "direct"}, "highs-pyomo": {"engine": "pyomo"}}
+#: The fast path with its large-slot phases switched off (``--ablation``; docs/exact.md, section 4).
+ABLATIONS = {"highs-no-neighbourhoods": {"neighbourhoods": False},
+             "highs-milp-only": {"pack": False, "neighbourhoods": False}}
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,7 @@ class Case:
     slots: int  # slots 0..slots-1 of each instance, chained (1: the cold first slot only)
     time_limit: float
     target: str  # "median_s<=X", "proven_s<=X", "gap<=X" (all slots)
+    large: bool = False  # cold slots of 300 tasks and more: the large-slot phases run (``--ablation`` cases)
 
 
 CASES = {
@@ -56,10 +65,10 @@ CASES = {
     "2x5-scarce-cold": Case("2x5", "scarce", (0, 1, 2, 3, 4), 1, 60.0, "median_s<=0.02"),
     "10x35-paper": Case("10x35", "paper", (0, 1, 2), 1, 60.0, "median_s<=0.1"),
     "4x10-scarce": Case("4x10", "scarce", (0, 1), 1, 60.0, "proven_s<=15"),
-    "10x35-scarce": Case("10x35", "scarce", (0, 1), 1, 60.0, "gap<=1e-5"),
-    "20x35-scarce": Case("20x35", "scarce", (0,), 1, 60.0, "gap<=1e-5"),
-    "50x35-scarce": Case("50x35", "scarce", (0,), 1, 60.0, "gap<=1e-5"),
-    "100x35-scarce": Case("100x35", "scarce", (0,), 1, 60.0, "gap<=1e-4"),
+    "10x35-scarce": Case("10x35", "scarce", (0, 1), 1, 60.0, "gap<=1e-5", large=True),
+    "20x35-scarce": Case("20x35", "scarce", (0,), 1, 60.0, "gap<=1e-5", large=True),
+    "50x35-scarce": Case("50x35", "scarce", (0,), 1, 60.0, "gap<=1e-5", large=True),
+    "100x35-scarce": Case("100x35", "scarce", (0,), 1, 60.0, "gap<=1e-4", large=True),
 }
 FIELDS = ["case", "instance", "slot", "solver", "status", "objective", "bound", "gap", "time_s", "peak_mib",
           "nodes", "oa_rounds", "cuts"]
@@ -68,13 +77,27 @@ FIELDS = ["case", "instance", "slot", "solver", "status", "objective", "bound", 
 def _solve_in_child(args: tuple[str, Instance, int, Cache, float, int]) -> dict[str, Any]:
     solver, inst, slot, cache, limit, seed = args
     _warm_up()  # the child's own first touches of the libraries' pages (copy-on-write) are not the slot's time
-    res = PyomoSolver(threads=1, **SOLVERS[solver]).solve(inst, slot, cache, time_limit=limit, seed=seed)
+    if solver in ABLATIONS:
+        res = _ablated(inst, slot, cache, limit, seed, **ABLATIONS[solver])
+    else:
+        res = PyomoSolver(threads=1, **SOLVERS[solver]).solve(inst, slot, cache, time_limit=limit, seed=seed)
     gap = (res.bound - res.score) / res.score if res.score > 0 else 0.0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {"solver": solver, "status": res.status, "objective": res.score, "bound": res.bound, "gap": gap,
             "time_s": res.time_s, "peak_mib": round(peak, 1), "nodes": res.info.get("nodes"),
             "oa_rounds": res.info.get("oa_rounds"), "cuts": res.info.get("cuts"),
             "next_cache": res.outcome.next_cache, "error": res.info.get("error")}
+
+
+def _ablated(inst: Instance, slot: int, cache: Cache, limit: float, seed: int, **switches: bool) -> Any:
+    """``highs`` (keep rule ``used``) with some of its large-slot phases switched off."""
+    from solvers.exact.highs import apply_keep_rule
+
+    started = time.perf_counter()
+    decision, status, objective, bound, info = solve_slot_direct(inst, slot, cache, time_limit=limit, threads=1,
+                                                                 seed=seed, started=started, **switches)
+    return finish(inst, slot, cache, apply_keep_rule(decision, "used"), status=status, objective=objective,
+                  bound=bound, bound_kind="opt", started=started, info=info)
 
 
 def _warm_up() -> None:
@@ -85,20 +108,21 @@ def _warm_up() -> None:
         PyomoSolver(threads=1, **options).solve(inst, 0, inst.initial_cache, time_limit=10.0)
 
 
-def run_case(name: str, case: Case, pool: Any, progress: bool) -> list[dict[str, Any]]:
+def run_case(name: str, case: Case, pool: Any, progress: bool, ablation: bool = False) -> list[dict[str, Any]]:
     rows = []
+    solvers = list(SOLVERS) + (list(ABLATIONS) if ablation and case.large else [])
     for seed in case.seeds:
         inst = generate_instance(parse_size(case.size), seed=seed, slots=case.slots,
                                  options=GeneratorOptions(scenario=case.scenario))
         cache = inst.initial_cache
         for slot in range(case.slots):
             results = {s: pool.apply(_solve_in_child, ((s, inst, slot, cache, case.time_limit, seed),))
-                       for s in SOLVERS}
+                       for s in solvers}
             for solver, res in results.items():
                 row = {"case": name, "instance": inst.name, "slot": slot, **res}
                 rows.append(row)
                 if progress:
-                    print(f"{name} {inst.name} slot {slot} {solver:>11}: {res['status']:<10} "
+                    print(f"{name} {inst.name} slot {slot} {solver:>23}: {res['status']:<10} "
                           f"J {res['objective']:.9f} gap {res['gap']:.2e} {res['time_s']:7.3f} s "
                           f"{res['peak_mib']:.0f} MiB {res['error'] or ''}", file=sys.stderr, flush=True)
             cache = results["highs"]["next_cache"]
@@ -121,7 +145,7 @@ def summary(rows: list[dict[str, Any]], cases: dict[str, Case]) -> list[dict[str
     out = []
     for name, case in cases.items():
         base = {(r["instance"], r["slot"]): r for r in rows if r["case"] == name and r["solver"] == "highs-pyomo"}
-        for solver in SOLVERS:
+        for solver in [*SOLVERS, *ABLATIONS]:
             part = [r for r in rows if r["case"] == name and r["solver"] == solver]
             if not part:
                 continue
@@ -146,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--case", action="append", choices=sorted(CASES), help="case(s) to run (default: all)")
     parser.add_argument("--time-limit", type=float, help="seconds per slot (overrides the cases')")
     parser.add_argument("-o", "--output", default="results/bench_exact_speed.csv", help="CSV of all rows")
+    parser.add_argument("--ablation", action="store_true",
+                        help="also run highs without its large-slot phases on the large scarce cases")
     parser.add_argument("--quiet", action="store_true", help="no per-slot lines")
     args = parser.parse_args(argv)
     chosen = {name: CASES[name] for name in (args.case or list(CASES))}
@@ -157,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     context = multiprocessing.get_context("fork")
     with context.Pool(1, maxtasksperchild=1) as pool:
         for name, case in chosen.items():
-            rows += run_case(name, case, pool, not args.quiet)
+            rows += run_case(name, case, pool, not args.quiet, args.ablation)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as fh:

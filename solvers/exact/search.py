@@ -239,9 +239,12 @@ def rounded_incumbent(search: DirectSearch) -> None:
 
 def solve_slot_direct(inst: Instance, slot: int, cache: Cache, *, time_limit: float, mip_gap: float = 1e-6,
                       threads: int | None = None, seed: int = 0, started: float | None = None,
-                      pack: bool = True) -> tuple[Decision, str, float, float, dict[str, Any]]:
+                      pack: bool = True, neighbourhoods: bool = True
+                      ) -> tuple[Decision, str, float, float, dict[str, Any]]:
     """The slot's optimum by outer approximation on the direct model (module doc): the best true incumbent's
-    decision (no keep flags), status, objective, a valid bound and the counters."""
+    decision (no keep flags), status, objective, a valid bound and the counters. ``pack`` and
+    ``neighbourhoods`` switch the large-slot phases off (``benchmarks/bench_exact_speed.py --ablation``
+    measures what each brings); the answer's guarantees do not depend on them."""
     started = time.perf_counter() if started is None else started
     deadline = started + time_limit
     opts = slot_options(inst, slot, cache)
@@ -262,13 +265,15 @@ def solve_slot_direct(inst: Instance, slot: int, cache: Cache, *, time_limit: fl
     info["heuristic_value"] = search.best.value
     if search.proven():
         search.oa.status = "optimal"
-    elif pack and opts.n_tasks >= packing.MIN_TASKS and opts.places.mean() >= COLD_PLACING_SHARE:
+    elif (pack or neighbourhoods) and opts.n_tasks >= packing.MIN_TASKS and opts.places.mean() >= COLD_PLACING_SHARE:
         # large cold slots: a first MILP phase, then packing and neighbourhoods for the incumbent, then the
         # MILP again with what is left
         if not search.milp_until(started + FIRST_MILP_SHARE * time_limit):
-            info["packing"] = packing.pack_incumbent(search, inst)
-            search.flush()
-            info["neighbourhoods"] = improve(search, inst, started + NEIGHBOURHOOD_SHARE * time_limit, seed)
+            if pack:
+                info["packing"] = packing.pack_incumbent(search, inst)
+                search.flush()
+            if neighbourhoods:
+                info["neighbourhoods"] = improve(search, inst, started + NEIGHBOURHOOD_SHARE * time_limit, seed)
             search.milp_until(deadline)
     else:
         search.milp_until(deadline)

@@ -4,6 +4,7 @@ section 4; docs/measurements.md, "The exact per-slot solvers").
     python -m benchmarks.bench_exact_speed                       # every case, one thread, seed 0
     python -m benchmarks.bench_exact_speed --case 2x5-scarce --case 10x35-paper
     python -m benchmarks.bench_exact_speed --ablation            # and the fast path without its large-slot phases
+    python -m benchmarks.bench_exact_speed --oracle              # only the oracle's two duals, call by call
 
 Solvers: ``highs`` (the registered solver: the model built in highspy, :mod:`solvers.exact.search`) and
 ``highs-pyomo`` (``PyomoSolver(engine="pyomo")``: the Pyomo model through Pyomo's persistent HiGHS
@@ -19,6 +20,12 @@ One CSV row per (case, instance, slot, solver): status, objective, bound, relati
 the result, model building included), peak memory. The summary gives per case and solver the slots
 proven, the median time (unproven solves charged the limit), the median ratio to ``highs-pyomo`` on the
 same slots, the largest gap, the peak memory, and the case's target with whether it is met.
+
+``--oracle`` times the oracle's two dual methods instead (docs/exact.md, sections 2 and 4): on random
+assignments of the cold first slot of each scarce size (each task served with probability 0.9 by one of its
+options at random, and the first half of such an assignment), ``min_max_load`` and ``solve_dual`` closing
+the certificates to the same gap, then both stopping at the verdict; the median milliseconds per call, their
+ratio, and the largest difference between the two methods' certificates.
 """
 
 from __future__ import annotations
@@ -165,6 +172,58 @@ def summary(rows: list[dict[str, Any]], cases: dict[str, Case]) -> list[dict[str
     return out
 
 
+ORACLE_SIZES = ("2x5", "4x10", "10x35", "20x35")
+ORACLE_ASSIGNMENTS = 10
+
+
+def oracle_timing() -> list[dict[str, Any]]:
+    """The two duals of the oracle on the same assignments (module doc, ``--oracle``)."""
+    import numpy as np
+
+    from solvers.exact.options import slot_options
+    from solvers.exact.oracle import GAP_TOL, min_max_load, solve_dual
+
+    def timed(fn: Any, *args: Any, **kw: Any) -> tuple[Any, float]:
+        t = time.perf_counter()
+        out = fn(*args, **kw)
+        return out, 1e3 * (time.perf_counter() - t)
+
+    out = []
+    for size in ORACLE_SIZES:
+        inst = generate_instance(parse_size(size), seed=0, slots=1, options=GeneratorOptions(scenario="scarce"))
+        opts = slot_options(inst, 0, inst.initial_cache)
+        rng = np.random.default_rng(0)
+        ms: dict[str, list[float]] = {"full_old": [], "full_new": [], "verdict_old": [], "verdict_new": []}
+        differ = 0.0
+        for k in range(ORACLE_ASSIGNMENTS):
+            chosen = np.array([int(rng.choice(opts.options_of(j))) for j in range(opts.n_tasks) if rng.random() < 0.9])
+            if k % 2:
+                chosen = chosen[: max(1, len(chosen) // 2)]
+            old, t_old = timed(min_max_load, opts, chosen)
+            new, t_new = timed(solve_dual, opts, chosen, gap_tol=GAP_TOL)
+            differ = max(differ, abs(old.lower - new.lower), abs(old.upper - new.upper))
+            ms["full_old"].append(t_old)
+            ms["full_new"].append(t_new)
+            ms["verdict_old"].append(timed(min_max_load, opts, chosen, decide_only=True)[1])
+            ms["verdict_new"].append(timed(solve_dual, opts, chosen, decide_only=True)[1])
+        med = {k: statistics.median(v) for k, v in ms.items()}
+        out.append({"size": size, "tasks": opts.n_tasks, "assignments": ORACLE_ASSIGNMENTS,
+                    "min_max_load_ms": round(med["full_old"], 2), "solve_dual_ms": round(med["full_new"], 2),
+                    "ratio": round(med["full_old"] / med["full_new"], 1),
+                    "verdict_old_ms": round(med["verdict_old"], 2), "verdict_new_ms": round(med["verdict_new"], 2),
+                    "verdict_ratio": round(med["verdict_old"] / med["verdict_new"], 1),
+                    "max_certificate_diff": f"{differ:.0e}"})
+    return out
+
+
+def _print_table(table: list[dict[str, Any]]) -> None:
+    keys = list(table[0]) if table else []
+    widths = {k: max(len(k), *(len(str(r[k])) for r in table)) for k in keys}
+    print("  ".join(k.ljust(widths[k]) for k in keys))
+    for r in table:
+        print("  ".join(str(r[k]).ljust(widths[k]) for k in keys))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", action="append", choices=sorted(CASES), help="case(s) to run (default: all)")
@@ -172,11 +231,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", default="results/bench_exact_speed.csv", help="CSV of all rows")
     parser.add_argument("--ablation", action="store_true",
                         help="also run highs without its large-slot phases on the large scarce cases")
+    parser.add_argument("--oracle", action="store_true", help="only time the oracle's two duals (module doc)")
     parser.add_argument("--quiet", action="store_true", help="no per-slot lines")
     args = parser.parse_args(argv)
     chosen = {name: CASES[name] for name in (args.case or list(CASES))}
     if args.time_limit is not None:
         chosen = {n: Case(**{**c.__dict__, "time_limit": args.time_limit}) for n, c in chosen.items()}
+    if args.oracle:
+        _print_table(oracle_timing())
+        print("milliseconds per call, median over the assignments (one thread)")
+        return 0
     started = time.perf_counter()
     _warm_up()
     rows: list[dict[str, Any]] = []
@@ -191,12 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         writer.writeheader()
         writer.writerows({k: ("" if v is None or (isinstance(v, float) and math.isnan(v)) else v)
                           for k, v in row.items()} for row in rows)
-    table = summary(rows, chosen)
-    keys = list(table[0]) if table else []
-    widths = {k: max(len(k), *(len(str(r[k])) for r in table)) for k in keys}
-    print("  ".join(k.ljust(widths[k]) for k in keys))
-    for r in table:
-        print("  ".join(str(r[k]).ljust(widths[k]) for k in keys))
+    _print_table(summary(rows, chosen))
     print(f"{len(rows)} rows in {time.perf_counter() - started:.0f} s -> {out} (one thread; times are time_s, model "
           "building included; unproven solves charged the limit)")
     return 0

@@ -338,7 +338,7 @@ def solve_dual(
 ) -> LoadCertificate:
     """rho* of the assignment ``chosen`` with both certificates, as :func:`min_max_load`, by a faster
     Newton method (docs/exact.md, section 4): one linear solve of the KKT system per step, the barrier
-    weight cut tenfold at each centre, and a stop as soon as the certificates are within ``gap_tol``
+    weight cut fiftyfold at each (loose) centre, and a stop as soon as the certificates are within ``gap_tol``
     (relative) or, with ``decide_only``, as soon as the verdict is certain. ``prices`` warm-starts the
     dual (they are mixed with uniform prices so that every used pool keeps a positive price)."""
     chosen = np.asarray(chosen, int)

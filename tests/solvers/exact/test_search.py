@@ -87,17 +87,21 @@ def test_gateway_dp_is_exact() -> None:
         assert sum(values[i][k] for i, k in enumerate(picks)) == pytest.approx(best, abs=1e-12)
 
 
-def test_packing_and_neighbourhoods_only_propose(monkeypatch) -> None:
+@pytest.mark.parametrize(("pack", "neighbourhoods"), [(True, True), (True, False), (False, True)])
+def test_packing_and_neighbourhoods_only_propose(monkeypatch, pack: bool, neighbourhoods: bool) -> None:
     """With the large-slot phases forced on a small scarce slot (no first MILP, packing, two seconds of
-    neighbourhoods, then the MILP), the answer is still the proven optimum: they only propose assignments,
-    which the oracle judges, and add only valid cuts."""
+    neighbourhoods, then the MILP; each switched off in turn), the answer is still the proven optimum: they
+    only propose assignments, which the oracle judges, and add only valid cuts."""
     monkeypatch.setattr(packing, "MIN_TASKS", 0)
     monkeypatch.setattr(search, "FIRST_MILP_SHARE", 0.0)
     monkeypatch.setattr(search, "NEIGHBOURHOOD_SHARE", 2.0 / 60.0)
     inst = _instance([5, 5, 5], 48, 0.5, False, slots=1)
-    decision, status, value, bound, info = solve_slot_direct(inst, 0, inst.initial_cache, time_limit=60.0, threads=1)
+    decision, status, value, bound, info = solve_slot_direct(inst, 0, inst.initial_cache, time_limit=60.0, threads=1,
+                                                             pack=pack, neighbourhoods=neighbourhoods)
     reference = PyomoSolver(threads=1, engine="pyomo").solve(inst, 0, inst.initial_cache, time_limit=60.0)
-    assert info["packing"]["tried"] >= 1 and info["neighbourhoods"]["rounds"] >= 1
+    assert ("packing" in info) == pack and ("neighbourhoods" in info) == neighbourhoods
+    assert not pack or info["packing"]["tried"] >= 1
+    assert not neighbourhoods or info["neighbourhoods"]["rounds"] >= 1
     assert status == reference.status == "optimal"
     assert value == pytest.approx(reference.objective, abs=1e-9)
     outcome = evaluate_slot(inst, 0, inst.initial_cache, decision)

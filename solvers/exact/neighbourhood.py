@@ -42,31 +42,33 @@ def improve(search: Any, inst: Instance, until: float, seed: int = 0) -> dict[st
     gateway_of_option = inst.device_gateway[opts.task]
     per_gateway = max(1.0, opts.n_tasks / max(opts.n_gateways, 1))
     group = int(min(opts.n_gateways, max(1, round(FREE_TASKS / per_gateway))))
-    while time_left(until) > 0.05 and search.best.certificates:
-        chosen = search.best.certificates[0].chosen
-        edge_turn = rounds % 2 == 0
-        if edge_turn:
-            at_edge = np.zeros(opts.n_tasks, bool)
-            at_edge[opts.task[chosen[opts.site[chosen] == SITE_EDGE]]] = True
-            free = at_edge[opts.task] | (gateway_of_option == rng.integers(opts.n_gateways))
-        else:
-            free = np.isin(gateway_of_option, rng.choice(opts.n_gateways, size=group, replace=False))
-        limit = EDGE_SUB_LIMIT if edge_turn else SUB_LIMIT
-        x = np.zeros(model.n_cols)
-        x[chosen] = 1.0
-        before = search.best.value
-        model.fix(np.where(free, 0.0, x), np.where(free, 1.0, x))
-        for _ in range(SUB_ROUNDS):
-            run = model.solve(min(limit, time_left(until)), SUB_GAP, start=x, on_incumbent=search._on_incumbent)
-            if run.values is not None:
-                search.judge(np.flatnonzero(run.values > 0.5))
-            news = len(search.pending) + len(search.excluded)
-            search.flush()
-            if run.status != "interrupted" and news == 0 or time_left(until) <= 0.05:
-                break
-        rounds += 1
-        improved += search.best.value > before
-    model.fix(np.zeros(model.n_cols), np.ones(model.n_cols))
+    try:
+        while time_left(until) > 0.05 and search.best.certificates:
+            chosen = search.best.certificates[0].chosen
+            edge_turn = rounds % 2 == 0
+            if edge_turn:
+                at_edge = np.zeros(opts.n_tasks, bool)
+                at_edge[opts.task[chosen[opts.site[chosen] == SITE_EDGE]]] = True
+                free = at_edge[opts.task] | (gateway_of_option == rng.integers(opts.n_gateways))
+            else:
+                free = np.isin(gateway_of_option, rng.choice(opts.n_gateways, size=group, replace=False))
+            limit = EDGE_SUB_LIMIT if edge_turn else SUB_LIMIT
+            x = np.zeros(model.n_cols)
+            x[chosen] = 1.0
+            before = search.best.value
+            model.fix(np.where(free, 0.0, x), np.where(free, 1.0, x))
+            for _ in range(SUB_ROUNDS):
+                run = model.solve(min(limit, time_left(until)), SUB_GAP, start=x, on_incumbent=search._on_incumbent)
+                if run.values is not None:
+                    search.judge(np.flatnonzero(run.values > 0.5))
+                news = len(search.pending) + len(search.excluded)
+                search.flush()
+                if run.status != "interrupted" and news == 0 or time_left(until) <= 0.05:
+                    break
+            rounds += 1
+            improved += search.best.value > before
+    finally:  # the whole model again, whatever happens: a bound of a restricted model would be no bound
+        model.fix(np.zeros(model.n_cols), np.ones(model.n_cols))
     return {"rounds": rounds, "improved": improved, "seconds": time.perf_counter() - started}
 
 

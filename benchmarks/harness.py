@@ -37,6 +37,7 @@ import numpy as np
 
 from solvers import REGISTRY, benchmark_solvers, reference_solver
 from tadp import __version__
+from tadp.decision import SITE_NONE
 from tadp.errors import TadpInputError
 from tadp.generator import GeneratorOptions, generate_instance, load_scenario, parse_size, size_label
 from tadp.instance import Cache, Instance, atomic_write_text, write_instance
@@ -148,7 +149,7 @@ def run_policy_cell(cfg: BenchConfig, run_dir: Path, size: str, index: int, name
         result = solver.solve(inst, slot, cache, time_limit=cfg.time_limit, seed=cfg.seed)
         out = result.outcome
         d = result.decision
-        served = d.site != 0
+        served = d.site != SITE_NONE
         rows.append({
             "size": size, "instance": inst.name, "instance_index": index, "seed": cfg.seed, "solver": name,
             "kind": REGISTRY[name].kind, "slot": slot, "cache": cache_key(cache),
@@ -190,9 +191,9 @@ def run_episode_cell(cfg: BenchConfig, size: str, index: int) -> dict[str, Any]:
 
     inst = build_instance(cfg, size, index)
     started = time.perf_counter()
-    incumbent, bound, status = episode_bound(inst, cfg.slots, time_limit=cfg.horizon_time_limit, seed=cfg.seed)
+    result = episode_bound(inst, cfg.slots, time_limit=cfg.horizon_time_limit, seed=cfg.seed)
     row = {"size": size, "instance": inst.name, "instance_index": index, "slots": cfg.slots,
-           "horizon_score": incumbent, "horizon_bound": bound, "horizon_status": status,
+           "horizon_score": result.incumbent, "horizon_bound": result.bound, "horizon_status": result.status,
            "horizon_time_s": time.perf_counter() - started}
     return {"key": cell_key("episode", size, index, cfg.slots), "type": "episode", "rows": [row]}
 

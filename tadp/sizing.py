@@ -134,9 +134,18 @@ def chosen_shares(
     return shares, fits
 
 
+@dataclass(eq=False)
+class SizedOptions:
+    """Every task's four options (:data:`OPTIONS`) with the smallest shares that meet its deadline."""
+
+    demand: np.ndarray  # (N, 4, P) what each option draws on every pool (tadp.physics.Pools order)
+    shares: np.ndarray  # (N, 4, 3) its uplink, BS and compute shares
+    possible: np.ndarray  # (N, 4) bool: the option can meet the deadline at all (fetch and shares <= 1)
+
+
 def option_demands(
     inst: Instance, data: np.ndarray, deadline: np.ndarray, cache: Cache, band_price: float, compute_price: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> SizedOptions:
     """Per task and option (N, 4): the demand over the pools (N, 4, P), the shares that meet the
     deadline (N, 4, 3: uplink, BS, compute) and whether the option can meet it at all (N, 4).
 
@@ -157,7 +166,7 @@ def option_demands(
             demand[:, k, pools.bs] = shares[:, k, 1]
             demand[:, k, pools.edge_compute] = shares[:, k, 2]
         demand[rows, k, pools.band[gw]] = shares[:, k, 0]
-    return demand, shares, possible
+    return SizedOptions(demand, shares, possible)
 
 
 def pool_room(inst: Instance, cache: Cache) -> np.ndarray:

@@ -76,6 +76,7 @@ def policies(ablation: bool, other: str | None) -> dict[str, dict[str, Any]]:
         for k in (1, 4, 64):
             out[f"neural-K{k}"] = {"name": "neural", "samples": k}
         out["neural-no-repair"] = {"name": "neural", "samples": 16, "repair": False}
+        out["neural-no-refill"] = {"name": "neural", "samples": 16, "refill": False}
         if other:
             out["neural-other"] = {"name": "neural", "samples": 16, "checkpoint": other}
     return out

@@ -111,27 +111,41 @@ def option_shares(
     return shares, possible
 
 
-def chosen_shares(
-    times: TaskTimes, option: np.ndarray, band_price: np.ndarray, bs_price: np.ndarray,
-    gateway_compute_price: np.ndarray, edge_compute_price: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`option_shares` of one option per task only: ``option`` (..., N) indexes :data:`OPTIONS`
-    (a negative entry counts as option 0; the caller ignores it), prices as there, broadcastable to
-    (..., N). Returns shares (..., N, 3) and whether they fit (..., N). Much cheaper than sizing every
-    option when many price settings are tried."""
-    option = np.maximum(np.asarray(option), 0)
-    at_edge = option >= 2
-    flat = 4 * np.arange(times.budget.shape[0]) + option  # (..., N) into the (N, 4) tables
-    fetch, work = np.take(times.fetch, flat), np.take(times.work, flat)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g_up, g_compute, _ = _gateway_split(times.budget, fetch, work, times.uplink_seconds, band_price,
-                                            gateway_compute_price)
-        e_up, e_bs, e_compute = _edge_split(times.budget, fetch, work, times.uplink_seconds, times.bs_seconds,
-                                            band_price, bs_price, edge_compute_price)
-        shares = np.stack([np.where(at_edge, e_up, g_up), np.where(at_edge, e_bs, 0.0),
-                           np.where(at_edge, e_compute, g_compute)], axis=-1)
-        fits = _within_pools(fetch, times.budget, shares[..., 0], shares[..., 1], shares[..., 2])
-    return shares, fits
+class ChosenShares:
+    """:func:`option_shares` of one fixed option per task, at many price settings: ``option`` (..., N)
+    indexes :data:`OPTIONS` (a negative entry counts as option 0; the caller ignores it). What does not
+    depend on the prices is computed once, and gateway and edge options share one expression (a gateway
+    option is an edge option without a BS leg): much cheaper than sizing every option when many price
+    settings are tried."""
+
+    def __init__(self, times: TaskTimes, option: np.ndarray) -> None:
+        option = np.asarray(option)
+        self.at_edge = option >= 2
+        flat = 4 * np.arange(times.budget.shape[0]) + np.maximum(option, 0)  # (..., N) into the (N, 4) tables
+        self.fetch, self.work = np.take(times.fetch, flat), np.take(times.work, flat)
+        self.budget, self.up, self.hop = times.budget, times.uplink_seconds, times.bs_seconds
+        self.root_up, self.root_hop = np.sqrt(self.up), np.sqrt(self.hop) * self.at_edge
+        self.root_work = np.sqrt(self.work)
+
+    def shares(self, band_price: np.ndarray, bs_price: np.ndarray, gateway_compute_price: np.ndarray,
+               edge_compute_price: np.ndarray) -> np.ndarray:
+        """(..., N, 3) uplink, BS and compute shares at the prices of each task's pools (as in
+        :func:`option_shares`, broadcastable to (..., N))."""
+        s1, s2 = np.sqrt(band_price) * self.root_up, np.sqrt(bs_price) * self.root_hop
+        sb = np.sqrt(np.where(self.at_edge, edge_compute_price, gateway_compute_price)) * self.root_work
+        with np.errstate(divide="ignore", invalid="ignore"):
+            arrival = np.maximum(self.budget * (s1 + s2) / (s1 + s2 + sb), self.fetch)
+            upload_time = arrival * s1 / (s1 + s2)
+            out = np.empty(arrival.shape + (3,))
+            out[..., 0] = share_for(self.up, upload_time)
+            out[..., 1] = np.where(self.at_edge, share_for(self.hop, arrival - upload_time), 0.0)
+            out[..., 2] = share_for(self.work, self.budget - arrival)
+        return out
+
+    def fits(self, shares: np.ndarray) -> np.ndarray:
+        """(..., N) whether ``shares`` (from :meth:`shares`) meet the deadline within every pool."""
+        with np.errstate(invalid="ignore"):
+            return _within_pools(self.fetch, self.budget, shares[..., 0], shares[..., 1], shares[..., 2])
 
 
 @dataclass(eq=False)

@@ -4,18 +4,26 @@
    :data:`tadp.sizing.OPTIONS`): the argmax of every task's distribution, then K - 1 samples.
 2. **Prices**: per candidate, prices on the share pools (:class:`tadp.physics.Pools`) that balance its
    loads, by multiplicative price adjustment (tatonnement): every task's shares are sized to its
-   deadline at the prices (:func:`tadp.sizing.chosen_shares`), each pool's price is multiplied by
+   deadline at the prices (:class:`tadp.sizing.ChosenShares`), each pool's price is multiplied by
    (load / largest load)^2. The fixed point is the oracle's min-max-load split (docs/exact.md,
    section 2), so a feasible assignment gets shares that fit; a dozen rounds get within about 1e-4.
-3. **Admission** in the policy's order (the sampled class's log-probability, most certain first): each
+3. **Repair**: while a candidate's balanced loads exceed a pool (or its placements a cache), its least
+   certain tasks on the overfull pools move to their next option by the policy's probability (or are
+   dropped), enough for half the excess, and the prices are re-balanced.
+4. **Admission** in the policy's order (the sampled class's log-probability, most certain first): each
    task gets its class's option if its deadline-sized shares fit the room left in every pool it draws
    on and its model fits the cache room left (capacity less the start cache, less placements so far);
    else the next option by the policy's probability; else it is dropped. Tasks whose class is drop come
    last, with their likeliest option: they can only use what nobody else needed. The longest prefix of
    the order that fits whole is admitted at once (prefix sums); the rest one task at a time.
-4. **Shares**: admitted demands, each pool scaled up to fill it (:func:`tadp.sizing.decision_of_choice`);
+   The evaluator scores all K candidates.
+5. **Refill** (:func:`refill`) of the :data:`REFILL_BEST` best candidates that dropped a task able to
+   complete: prices re-balanced on what was admitted, then each dropped task is admitted where it now
+   fits, or where it fits once some heavy models turn light (less accuracy lost than the task brings).
+   The revisited candidates are scored again.
+6. **Shares**: admitted demands, each pool scaled up to fill it (:func:`tadp.sizing.fill_pools`);
    keep flags by the keep rule (``used``, docs/model.md, section 6). Every candidate is feasible by
-   construction; the evaluator scores all K at once and the best is returned.
+   construction; the best-scoring one is returned.
 """
 
 from __future__ import annotations
@@ -29,12 +37,16 @@ from tadp.decision import SITE_NONE, Decision
 from tadp.evaluator import evaluate_batch
 from tadp.instance import Cache, Instance
 from tadp.physics import Pools
-from tadp.sizing import OPTIONS, TaskTimes, chosen_shares, fill_pools, option_shares, pool_room, task_times
+from tadp.sizing import OPTIONS, ChosenShares, TaskTimes, fill_pools, option_shares, pool_room, task_times
 
 #: Rounds of price adjustment for the first candidate, and for the others (started from its prices).
 PRICE_ROUNDS, SAMPLE_PRICE_ROUNDS = 12, 4
 #: Rounds of repair (each moves a few tasks of every candidate that does not fit yet).
 REPAIR_ROUNDS = 24
+#: Share of a share pool's excess one repair round moves off it.
+REPAIR_FRACTION = 0.5
+#: Candidates (the best by score after admission) that step 5 revisits, and its rounds of re-pricing.
+REFILL_BEST, REFILL_ROUNDS = 4, 4
 #: Slack on share pools in admission (shares are renormalised afterwards; docs/model.md, section 5b).
 _SLACK = 1e-12
 
@@ -109,15 +121,44 @@ def _task_prices(inst: Instance, pools: Pools, prices: np.ndarray) -> tuple[np.n
             prices[:, pools.edge_compute, None])
 
 
+class _Assigned:
+    """Shares (:class:`tadp.sizing.ChosenShares`) and pool loads of fixed assignments ``option`` (K, N) at
+    any prices (K, n_share)."""
+
+    def __init__(self, inst: Instance, pools: Pools, times: TaskTimes, option: np.ndarray) -> None:
+        self.inst, self.pools = inst, pools
+        self.sizing = ChosenShares(times, option)
+        served, at_edge = option >= 0, option >= 2
+        self.band_weight = served.astype(float)
+        self.gateway_weight = (served & ~at_edge).astype(float)
+        self.edge_weight = at_edge.astype(float)
+
+    def shares(self, prices: np.ndarray) -> np.ndarray:
+        """(K, N, 3) uplink, BS and compute shares at ``prices``."""
+        return self.sizing.shares(*_task_prices(self.inst, self.pools, prices))
+
+    def loads(self, shares: np.ndarray) -> np.ndarray:
+        """(K, n_share) pool loads of the served tasks' ``shares`` (each capped at 1e3)."""
+        pools, member = self.pools, self.inst.gateway_membership
+        capped = np.fmin(shares, 1e3)
+        loads = np.empty(shares.shape[:-2] + (pools.n_share,))
+        loads[..., pools.band] = (capped[..., 0] * self.band_weight) @ member
+        loads[..., pools.compute] = (capped[..., 2] * self.gateway_weight) @ member
+        loads[..., pools.bs] = (capped[..., 1] * self.edge_weight).sum(-1)
+        loads[..., pools.edge_compute] = (capped[..., 2] * self.edge_weight).sum(-1)
+        return loads
+
+
 def balanced_prices(inst: Instance, times: TaskTimes, option: np.ndarray, rounds: int,
                     start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Prices (K, n_share) balancing the loads of the assignments ``option`` (K, N) (module docstring,
     step 2), and the tasks' shares at them (K, N, 3). Pools nobody uses get the median price."""
     pools = Pools(inst.n_gateways)
+    assigned = _Assigned(inst, pools, times, option)
     prices = np.ones((option.shape[0], pools.n_share)) if start is None else start.copy()
     for round_ in range(rounds + 1):
-        shares, _ = chosen_shares(times, option, *_task_prices(inst, pools, prices))
-        loads = _loads(inst, pools, option, np.fmin(shares, 1e3))
+        shares = assigned.shares(prices)
+        loads = assigned.loads(shares)
         if round_ == rounds:
             break
         top = loads.max(axis=1, keepdims=True)
@@ -211,7 +252,7 @@ def _victims(uses: np.ndarray, share_excess: np.ndarray, cache_excess: np.ndarra
         held, excess = uses[:, n_share + node], cache_excess[node]
     else:
         over = share_excess > 0
-        held, excess = uses[:, :n_share][:, over].sum(axis=1), 0.5 * share_excess[over].sum()
+        held, excess = uses[:, :n_share][:, over].sum(axis=1), REPAIR_FRACTION * share_excess[over].sum()
     ranked = order[held[order] > 0][::-1]
     return ranked[: int(np.searchsorted(np.cumsum(held[ranked]), excess)) + 1]
 
@@ -240,7 +281,7 @@ def admission_orders(probs: np.ndarray, classes: np.ndarray) -> np.ndarray:
 
 def admit(inst: Instance, times: TaskTimes, cache: Cache, probs: np.ndarray, option: np.ndarray,
           orders: np.ndarray, prices: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Admission of K candidates (module docstring, step 3): options (K, N) (-1 for class drop), orders
+    """Admission of K candidates (module docstring, step 4): options (K, N) (-1 for class drop), orders
     (K, N), prices (K, n_share) and the options' shares at them (K, N, 3). Returns the admitted option
     (K, N), -1 dropped, and its shares (K, N, 3)."""
     pools = Pools(inst.n_gateways)
@@ -310,6 +351,101 @@ def _admit_one_by_one(inst: Instance, pools: Pools, cache: Cache, probs: np.ndar
             break
 
 
+def _option_demands(inst: Instance, pools: Pools, full: np.ndarray, cache: Cache) -> np.ndarray:
+    """(N, 4, pools.size) what every option of every task draws at shares ``full`` (N, 4, 3), caches in bits."""
+    n = inst.n_devices
+    options = np.broadcast_to(np.arange(4), (n, 4)).T  # (4, N): candidate k serves every task with option k
+    return _demands(inst, pools, options, np.swapaxes(full, 0, 1), cache).swapaxes(0, 1)
+
+
+def _downgrades_for(short: np.ndarray, j: int, value_j: float, choice: np.ndarray, demand: np.ndarray,
+                    value: np.ndarray, possible: np.ndarray) -> np.ndarray | None:
+    """Served tasks whose heavy models can turn light to free ``short`` (P,), what task ``j`` (worth
+    ``value_j``) lacks on each pool: only switches that free something it lacks and take nothing from
+    any pool, least accuracy lost per share of the shortfall covered first. None if no such set covers
+    it losing less than ``value_j``."""
+    heavy = np.flatnonzero((choice == 1) | (choice == 3))
+    heavy = heavy[possible[heavy, choice[heavy] - 1] & (heavy != j)]
+    if not len(heavy):
+        return None
+    delta = demand[heavy, choice[heavy] - 1] - demand[heavy, choice[heavy]]  # (H, P)
+    lacking = short > 0
+    freed = np.minimum(-delta[:, lacking], short[lacking]) / short[lacking]  # (H, L) share of each shortfall
+    loss = value[heavy, choice[heavy]] - value[heavy, choice[heavy] - 1]
+    useful = (delta <= 0).all(axis=1) & (freed > 0).any(axis=1)
+    heavy, delta, loss = heavy[useful], delta[useful], loss[useful]
+    left = short[lacking].copy()
+    taken: list[int] = []
+    spent = 0.0
+    available = np.ones(len(heavy), bool)
+    while (left > 0).any():
+        cover = np.minimum(-delta[:, lacking], np.maximum(left, 0.0)) / short[lacking]
+        gain = np.where(available, cover.sum(axis=1), 0.0)
+        if not (gain > 0).any():
+            return None
+        best = int(np.argmax(np.where(gain > 0, gain / np.maximum(loss, 1e-12), -1.0)))
+        taken.append(best)
+        available[best] = False
+        spent += loss[best]
+        left += delta[best, lacking]
+        if spent >= value_j:
+            return None
+    return heavy[taken]
+
+
+def refill(inst: Instance, times: TaskTimes, tasks: SlotTasks, probs: np.ndarray, possible: np.ndarray,
+           choice: np.ndarray, picked: np.ndarray, prices: np.ndarray, orders: np.ndarray, only: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Second chance for dropped tasks (module docstring, step 5). For each candidate of ``only`` that
+    dropped a task able to complete: prices re-balanced on what it admitted (its admitted tasks keep their
+    option; if they no longer fit at these prices, the candidate is left as it is); then each dropped
+    task, in the candidate's order, gets the first option by the policy's probability that fits the room
+    left, or that fits once some served heavy models turn light (:func:`_downgrades_for`). Returns the
+    new choice and shares, (K, N) and (K, N, 3)."""
+    pools = Pools(inst.n_gateways)
+    cache = tasks.cache
+    waiting = (choice < 0) & possible.any(axis=1)[None]
+    rows = only[waiting[only].any(axis=1)]
+    if not len(rows):
+        return choice, picked
+    choice, picked = choice.copy(), picked.copy()
+    new_prices, _ = balanced_prices(inst, times, choice[rows], REFILL_ROUNDS, start=prices[rows])
+    room = pool_room(inst, cache)
+    n = inst.n_devices
+    accuracy = inst.accuracy[np.arange(n), np.asarray(tasks.noisy, int)]  # (N, level)
+    value = accuracy[:, [level for _, level in OPTIONS]]
+    ranking = np.argsort(-probs[:, 1:], axis=1, kind="stable")
+    for i, c in enumerate(rows):
+        full = option_shares(inst, None, None, cache, *(x[0] for x in _task_prices(inst, pools, new_prices[i:i + 1])),
+                             times=times)[0]
+        demand = _option_demands(inst, pools, np.nan_to_num(full, nan=np.inf), cache)
+        ch = choice[c]
+        served = np.flatnonzero(ch >= 0)
+        left = room - demand[served, ch[served]].sum(axis=0)
+        if (left[: pools.n_share] < -_SLACK).any():
+            continue  # re-balancing did not converge far enough: keep the admitted shares
+        for j in orders[c][waiting[c][orders[c]]]:
+            for k in ranking[j]:
+                if not possible[j, k]:
+                    continue
+                short = demand[j, k] - left
+                short[: pools.n_share] -= _SLACK
+                if (short <= 0).all():
+                    ch[j] = k
+                    left -= demand[j, k]
+                    break
+                down = _downgrades_for(short, j, float(value[j, k]), ch, demand, value, possible)
+                if down is None:
+                    continue
+                left -= (demand[down, ch[down] - 1] - demand[down, ch[down]]).sum(axis=0) + demand[j, k]
+                ch[down] -= 1
+                ch[j] = k
+                break
+        served = ch >= 0
+        picked[c] = np.where(served[:, None], full[np.arange(n), np.maximum(ch, 0)], 0.0)
+    return choice, picked
+
+
 def _batch_decision(inst: Instance, choice: np.ndarray, shares: np.ndarray) -> Decision:
     """K decisions as one :class:`Decision` of (K, N) arrays: option ``choice`` at ``shares`` (K, N, 3),
     each pool scaled up to fill it (:func:`tadp.sizing.fill_pools`); keep flags all False."""
@@ -323,9 +459,13 @@ def _batch_decision(inst: Instance, choice: np.ndarray, shares: np.ndarray) -> D
 
 
 def decode_candidates(inst: Instance, tasks: SlotTasks, probs: np.ndarray, classes: np.ndarray,
-                      possible: np.ndarray, *, repair_first: bool = True) -> Candidates:
+                      possible: np.ndarray, *, repair_first: bool = True, refill_best: int | None = None
+                      ) -> Candidates:
     """Decode K candidates ``classes`` (K, N) drawn from ``probs`` (N, 5) and score them all; ``possible``
-    (N, 4) marks the options that can complete at all (:attr:`SlotFeatures.possible`)."""
+    (N, 4) marks the options that can complete at all (:attr:`SlotFeatures.possible`). ``repair_first``
+    False skips step 3; ``refill_best`` is how many of the best candidates step 5 revisits (default
+    :data:`REFILL_BEST`; 0 skips it)."""
+    refill_best = REFILL_BEST if refill_best is None else refill_best
     k = classes.shape[0]
     option = classes - 1
     times = task_times(inst, tasks.data, tasks.deadline, tasks.cache)
@@ -338,14 +478,28 @@ def decode_candidates(inst: Instance, tasks: SlotTasks, probs: np.ndarray, class
     if repair_first:
         option, prices, shares = repair(inst, times, tasks.cache, probs, possible, option, orders, prices, shares)
     choice, picked = admit(inst, times, tasks.cache, probs, option, orders, prices, shares)
+    batch, score, completion = _scored(inst, tasks, choice, picked)
+    if refill_best > 0:
+        best = np.argsort(-score, kind="stable")[:refill_best]
+        choice, picked = refill(inst, times, tasks, probs, possible, choice, picked, prices, orders, best)
+        b2, s2, c2 = _scored(inst, tasks, choice[best], picked[best])
+        for name in ("site", "level", "uplink_share", "bs_share", "compute_share"):
+            getattr(batch, name)[best] = getattr(b2, name)
+        score[best], completion[best] = s2, c2
+    return Candidates(classes, choice, batch, score, completion)
+
+
+def _scored(inst: Instance, tasks: SlotTasks, choice: np.ndarray, picked: np.ndarray
+            ) -> tuple[Decision, np.ndarray, np.ndarray]:
+    """K decisions (:func:`_batch_decision`) and the evaluator's scores (-1 if infeasible) and completions."""
     batch = _batch_decision(inst, choice, picked)
-    n = len(tasks.data)
+    k, n = choice.shape
     out = evaluate_batch(
         inst, np.full(k, tasks.slot), np.broadcast_to(tasks.cache.gateway, (k, n, 2)),
         np.broadcast_to(tasks.cache.edge, (k, n, 2)), batch.site, batch.level, batch.uplink_share, batch.bs_share,
         batch.compute_share, batch.keep_gateway, batch.keep_edge, data=np.broadcast_to(tasks.data, (k, n)),
         deadline=np.broadcast_to(tasks.deadline, (k, n)), noisy=np.broadcast_to(tasks.noisy, (k, n)))
-    return Candidates(classes, choice, batch, np.where(out.feasible, out.score, -1.0), out.completion)
+    return batch, np.where(out.feasible, out.score, -1.0), out.completion
 
 
 __all__ = ["Candidates", "SlotTasks", "admission_orders", "admit", "balanced_prices", "decode_candidates",

@@ -67,7 +67,8 @@ def test_network_is_permutation_equivariant_and_serves_any_size() -> None:
 @pytest.mark.parametrize("index", range(6))
 def test_every_candidate_is_feasible_and_judged_by_the_evaluator(index: int) -> None:
     """K candidates from random distributions, random start caches, every instance shape: each decision
-    is feasible, and its score is the evaluator's own; the argmax comes first."""
+    is feasible, and its score is the evaluator's own, with and without repair and refill (here on every
+    candidate); the argmax comes first."""
     inst = decoder_instances()[index]
     rng = np.random.default_rng(index)
     for slot in range(inst.n_slots):
@@ -76,13 +77,45 @@ def test_every_candidate_is_feasible_and_judged_by_the_evaluator(index: int) -> 
         probs = rng.dirichlet(np.full(5, 0.5), size=inst.n_devices)
         classes = sample_classes(probs, 6, rng)
         assert (classes[0] == probs.argmax(1)).all()
-        for repair in (True, False):
+        for repair, refill in ((True, len(classes)), (False, len(classes)), (True, 0)):
             cands = decode_candidates(inst, SlotTasks.of(inst, slot, cache), probs, classes, f.possible,
-                                      repair_first=repair)
+                                      repair_first=repair, refill_best=refill)
             for row in range(len(classes)):
                 outcome = evaluate_slot(inst, slot, cache, cands.decision(row))
                 assert outcome.feasible, outcome.violations
                 assert outcome.score == pytest.approx(cands.score[row], abs=1e-12)
+
+
+def test_refill_only_adds_tasks_and_never_lowers_the_best() -> None:
+    """Decoding step 5 on scarce cold and warm slots: every candidate it revisits serves every task it
+    served before and perhaps more, stays feasible, and the best score never drops."""
+    from tadp.generator import scenario_options
+
+    inst = generate_instance([12] * 4, seed=5, slots=2, options=scenario_options("scarce", resource_scale=0.4))
+    net = load_neural().net
+    rng = np.random.default_rng(0)
+    gained = 0
+    for slot, cache in ((0, inst.initial_cache), (1, random_cache(inst, rng))):
+        f = _features(inst, slot, cache)
+        probs = probabilities(net, f, torch.device("cpu"))
+        classes = sample_classes(probs, 8, rng)
+        tasks = SlotTasks.of(inst, slot, cache)
+        before = decode_candidates(inst, tasks, probs, classes, f.possible, refill_best=0)
+        after = decode_candidates(inst, tasks, probs, classes, f.possible, refill_best=8)
+        assert ((after.choice >= 0) | (before.choice < 0)).all()
+        assert (after.score >= 0).all() and after.score.max() >= before.score.max() - 1e-12
+        gained += int((after.choice >= 0).sum() - (before.choice >= 0).sum())
+    assert gained > 0
+
+
+def test_traced_network_gives_the_eager_numbers() -> None:
+    """The solver runs the network traced per slot shape: the same probabilities as the eager network."""
+    solver = make_solver("neural")
+    for counts in ([5, 5], [8, 20, 3], [5, 5]):
+        inst = generate_instance(counts, seed=1, slots=1)
+        solver.prepare(inst)
+        f = _features(inst)
+        assert np.array_equal(solver.probabilities(f), probabilities(solver.model.net, f, torch.device("cpu")))
 
 
 def test_decoding_the_optimum_recovers_it() -> None:

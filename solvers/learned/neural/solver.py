@@ -31,6 +31,8 @@ from tadp.instance import Cache, Instance
 
 #: Traced networks kept per solver (one per slot shape: devices, gateways).
 _TRACED_SHAPES = 8
+#: Runs of a freshly traced network in ``prepare``, so that no slot pays for TorchScript's first runs.
+_WARM_RUNS = 3
 
 _OPTIONS = ("checkpoint", "samples", "temperature", "keep", "device", "threads", "repair", "refill")
 
@@ -70,6 +72,10 @@ class NeuralSolver(Solver):
         set_torch_threads(self.options.get("threads", 1))
         if self.model is None:
             self.model = load_neural(self.options.get("checkpoint"), device=str(self.device))
+        if inst.n_slots:  # trace the network for this instance's shape; TorchScript optimises on its first runs
+            warm = slot_features(inst, inst.data[0], inst.deadline[0], inst.noisy[0], inst.initial_cache)
+            for _ in range(_WARM_RUNS):
+                self.probabilities(warm)
         prov = self.model.provenance
         return {"checkpoint": self.model.source, "train_seconds": float(prov.get("train_seconds", 0.0)),
                 "label_seconds": float(prov.get("label_seconds", 0.0)), "samples": self.samples}

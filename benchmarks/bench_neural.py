@@ -90,8 +90,10 @@ class References:
         self.known: dict[str, dict[str, Any]] = json.loads(path.read_text()) if path.exists() else {}
         self.highs = make_solver("highs", threads=1)
 
-    def of(self, inst: Instance, slot: int, cache: Cache, time_limit: float) -> dict[str, Any]:
-        key = f"{inst.name}|{slot}|{cache_key(cache)}"
+    def of(self, case_name: str, inst: Instance, slot: int, cache: Cache, time_limit: float) -> dict[str, Any]:
+        """The reference of a state, keyed by case too: instances of different cases may share a name
+        (the generator's names do not record the resource scale)."""
+        key = f"{case_name}|{inst.name}|{slot}|{cache_key(cache)}"
         if key not in self.known:
             r = self.highs.solve(inst, slot, cache, time_limit=time_limit)
             self.known[key] = {"score": r.score, "bound": r.bound, "status": r.status, "completion": r.outcome.completion,
@@ -111,7 +113,7 @@ def play(label: str, spec: dict[str, Any], case_name: str, case: Case, refs: Ref
         cache = inst.initial_cache
         for slot in range(case.slots):
             result = solver.solve(inst, slot, cache, time_limit=case.time_limit, seed=0)
-            ref = refs.of(inst, slot, cache, case.time_limit)
+            ref = refs.of(case_name, inst, slot, cache, case.time_limit)
             proven = ref["status"] == "optimal"
             best = ref["score"] if proven else max(ref["bound"], ref["score"])
             gap = (best - result.score) / best if best > 0 else 0.0

@@ -19,7 +19,8 @@
    The evaluator scores all K candidates.
 5. **Refill** (:func:`refill`) of the :data:`REFILL_BEST` best candidates that dropped a task able to
    complete: prices re-balanced on what was admitted, then each dropped task is admitted where it now
-   fits, or where it fits once some heavy models turn light (less accuracy lost than the task brings).
+   fits, or where it fits once some heavy models turn light (less accuracy lost than the task brings),
+   or, last, where it fits with every price re-balanced for the assignment with it.
    The revisited candidates are scored again.
 6. **Shares**: admitted demands, each pool scaled up to fill it (:func:`tadp.sizing.fill_pools`);
    keep flags by the keep rule (``used``, docs/model.md, section 6). Every candidate is feasible by
@@ -47,6 +48,8 @@ REPAIR_ROUNDS = 24
 REPAIR_FRACTION = 0.5
 #: Candidates (the best by score after admission) that step 5 revisits, and its rounds of re-pricing.
 REFILL_BEST, REFILL_ROUNDS = 4, 4
+#: Trials of a dropped task with every price re-balanced, per candidate revisited (step 5, last resort).
+REFILL_TRIALS = 32
 #: Slack on share pools in admission (shares are renormalised afterwards; docs/model.md, section 5b).
 _SLACK = 1e-12
 
@@ -358,6 +361,14 @@ def _option_demands(inst: Instance, pools: Pools, full: np.ndarray, cache: Cache
     return _demands(inst, pools, options, np.swapaxes(full, 0, 1), cache).swapaxes(0, 1)
 
 
+def _sized_options(inst: Instance, pools: Pools, times: TaskTimes, cache: Cache, prices: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Every option's shares (N, 4, 3) at ``prices`` (n_share,) and its demand on every pool (N, 4, P)."""
+    full = option_shares(inst, None, None, cache, *(x[0] for x in _task_prices(inst, pools, prices[None])),
+                         times=times)[0]
+    return full, _option_demands(inst, pools, np.nan_to_num(full, nan=np.inf), cache)
+
+
 def _downgrades_for(short: np.ndarray, j: int, value_j: float, choice: np.ndarray, demand: np.ndarray,
                     value: np.ndarray, possible: np.ndarray) -> np.ndarray | None:
     """Served tasks whose heavy models can turn light to free ``short`` (P,), what task ``j`` (worth
@@ -400,8 +411,9 @@ def refill(inst: Instance, times: TaskTimes, tasks: SlotTasks, probs: np.ndarray
     dropped a task able to complete: prices re-balanced on what it admitted (its admitted tasks keep their
     option; if they no longer fit at these prices, the candidate is left as it is); then each dropped
     task, in the candidate's order, gets the first option by the policy's probability that fits the room
-    left, or that fits once some served heavy models turn light (:func:`_downgrades_for`). Returns the
-    new choice and shares, (K, N) and (K, N, 3)."""
+    left, or that fits once some served heavy models turn light (:func:`_downgrades_for`), or, last (at
+    most :data:`REFILL_TRIALS` tries per candidate), that fits with every price re-balanced for the
+    assignment with it. Returns the new choice and shares, (K, N) and (K, N, 3)."""
     pools = Pools(inst.n_gateways)
     cache = tasks.cache
     waiting = (choice < 0) & possible.any(axis=1)[None]
@@ -415,23 +427,25 @@ def refill(inst: Instance, times: TaskTimes, tasks: SlotTasks, probs: np.ndarray
     accuracy = inst.accuracy[np.arange(n), np.asarray(tasks.noisy, int)]  # (N, level)
     value = accuracy[:, [level for _, level in OPTIONS]]
     ranking = np.argsort(-probs[:, 1:], axis=1, kind="stable")
+    cache_room = np.append(room[pools.cache], room[pools.edge_cache])
     for i, c in enumerate(rows):
-        full = option_shares(inst, None, None, cache, *(x[0] for x in _task_prices(inst, pools, new_prices[i:i + 1])),
-                             times=times)[0]
-        demand = _option_demands(inst, pools, np.nan_to_num(full, nan=np.inf), cache)
+        price = new_prices[i]
+        full, demand = _sized_options(inst, pools, times, cache, price)
         ch = choice[c]
         served = np.flatnonzero(ch >= 0)
         left = room - demand[served, ch[served]].sum(axis=0)
         if (left[: pools.n_share] < -_SLACK).any():
             continue  # re-balancing did not converge far enough: keep the admitted shares
+        trials = 0
         for j in orders[c][waiting[c][orders[c]]]:
+            fitted = False
             for k in ranking[j]:
                 if not possible[j, k]:
                     continue
                 short = demand[j, k] - left
                 short[: pools.n_share] -= _SLACK
                 if (short <= 0).all():
-                    ch[j] = k
+                    ch[j], fitted = k, True
                     left -= demand[j, k]
                     break
                 down = _downgrades_for(short, j, float(value[j, k]), ch, demand, value, possible)
@@ -439,8 +453,25 @@ def refill(inst: Instance, times: TaskTimes, tasks: SlotTasks, probs: np.ndarray
                     continue
                 left -= (demand[down, ch[down] - 1] - demand[down, ch[down]]).sum(axis=0) + demand[j, k]
                 ch[down] -= 1
-                ch[j] = k
+                ch[j], fitted = k, True
                 break
+            if fitted or trials >= REFILL_TRIALS:
+                continue
+            for k in ranking[j]:  # last: the task with its option, every price re-balanced
+                if not possible[j, k] or trials >= REFILL_TRIALS:
+                    continue
+                trials += 1
+                trial = ch.copy()
+                trial[j] = k
+                p, sh = balanced_prices(inst, times, trial[None], REFILL_ROUNDS, start=price[None])
+                loads = _loads(inst, pools, trial[None], np.fmin(sh, 1e3))[0]
+                placed = _cache_loads(inst, pools, trial[None], cache)[1][0]
+                if (loads <= 1.0).all() and (placed <= cache_room).all():
+                    ch[j], price = k, p[0]
+                    full, demand = _sized_options(inst, pools, times, cache, price)
+                    served = np.flatnonzero(ch >= 0)
+                    left = room - demand[served, ch[served]].sum(axis=0)
+                    break
         served = ch >= 0
         picked[c] = np.where(served[:, None], full[np.arange(n), np.maximum(ch, 0)], 0.0)
     return choice, picked

@@ -3,13 +3,14 @@
     python -m benchmarks.bench_neural --out results/neural/bench                 # every target
     python -m benchmarks.bench_neural --out results/neural/bench --ablation      # and the ablation
     python -m benchmarks.bench_neural --cases 2x5 --out /tmp/b                   # one case
+    python -m benchmarks.bench_neural --speed-only --out /tmp/b                  # the speed line only
 
 Each *case* is a size or an instance family never used in training (training: even gateways, cold starts,
 resource scales 0.3, 0.5, 1.0, instance seeds from 10,000; docs/neural.md): ``2x5`` and ``10x35`` scarce,
 ``20x35`` (a size never seen), ``uneven`` gateways, ``warm`` start caches, resource scales ``0.4``, ``0.6``,
 ``0.8``. Instance i of a case has seed i and plays held-out trace i (seed 1,000,000 + i, as
 :mod:`benchmarks.bench_learned`). Every policy (``neural`` with K = 16 samples, ``greedy``; with
-``--ablation`` also K = 1, 4, 64, no repair, and another checkpoint, e.g. trained without imitation)
+``--ablation`` also K = 1, 4, 64, no repair, no refill, and another checkpoint, e.g. trained without imitation)
 plays the trace, chaining its own cache; every state a policy reached is solved by the exact per-slot
 solver (``highs``), and the gap of docs/model.md, section 7 is computed on it: ``(OPT - J) / OPT``, to
 the best bound where the optimum is not proven (counted in the ``bound`` column). Exact solves are
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -166,13 +168,25 @@ def speed(samples: int, slots: int) -> float:
     return 1e3 * statistics.median(times)
 
 
+def speed_line(slots: int = 10) -> str:
+    load = os.getloadavg()[0]
+    ms = speed(16, slots)
+    return (f"speed: neural at 10x35, K = 16, one thread: median {ms:.1f} ms per slot over {slots} slots "
+            f"(1-minute load average {load:.2f} before, {os.getloadavg()[0]:.2f} after)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="output folder (references are cached there)")
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}")
-    parser.add_argument("--ablation", action="store_true", help="also K = 1, 4, 64, no repair (on 2x5, 10x35)")
+    parser.add_argument("--ablation", action="store_true", help="also K = 1, 4, 64, no repair, no refill (on 2x5, 10x35)")
     parser.add_argument("--other-checkpoint", help="a second checkpoint in the ablation (e.g. no imitation)")
+    parser.add_argument("--speed-only", action="store_true", help="only the speed line (no cases)")
     args = parser.parse_args(argv)
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {', '.join(unknown)} (known: {', '.join(CASES)})")
     from solvers.learned.training import set_torch_threads
 
     set_torch_threads(1)
@@ -180,7 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     refs = References(out / "references.json")
     rows: list[dict[str, Any]] = []
-    for name in [c.strip() for c in args.cases.split(",") if c.strip()]:
+    if args.speed_only:
+        print(speed_line())
+        return 0
+    for name in cases:
         ablate = args.ablation and name in ABLATION_CASES
         for label, spec in policies(ablate, args.other_checkpoint).items():
             started = time.perf_counter()
@@ -195,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
     prov = load_neural().provenance
     lines = [markdown(summary), "",
-             f"speed: neural at 10x35, K = 16, one thread: median {speed(16, 6):.1f} ms per slot",
+             speed_line(),
              f"training (shipped checkpoint): {prov.get('train_seconds', float('nan')):.0f} s; label generation "
              f"(reported apart): {prov.get('label_seconds', float('nan')):.0f} s of exact solves for "
              f"{prov.get('label_states')} slots"]

@@ -512,11 +512,14 @@ def decode_candidates(inst: Instance, tasks: SlotTasks, probs: np.ndarray, class
     batch, score, completion = _scored(inst, tasks, choice, picked)
     if refill_best > 0:
         best = np.argsort(-score, kind="stable")[:refill_best]
-        choice, picked = refill(inst, times, tasks, probs, possible, choice, picked, prices, orders, best)
-        b2, s2, c2 = _scored(inst, tasks, choice[best], picked[best])
-        for name in ("site", "level", "uplink_share", "bs_share", "compute_share"):
-            getattr(batch, name)[best] = getattr(b2, name)
-        score[best], completion[best] = s2, c2
+        new_choice, picked = refill(inst, times, tasks, probs, possible, choice, picked, prices, orders, best)
+        changed = best[(new_choice[best] != choice[best]).any(axis=1)]  # rescored; the others keep their decision
+        choice = new_choice
+        if len(changed):
+            b2, s2, c2 = _scored(inst, tasks, choice[changed], picked[changed])
+            for name in ("site", "level", "uplink_share", "bs_share", "compute_share"):
+                getattr(batch, name)[changed] = getattr(b2, name)
+            score[changed], completion[changed] = s2, c2
     return Candidates(classes, choice, batch, score, completion)
 
 

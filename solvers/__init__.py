@@ -3,7 +3,8 @@
 - :mod:`solvers.exact`: the exact per-slot optimum (Pyomo + HiGHS by outer approximation, CP-SAT on
   a time grid, enumeration of tiny slots);
 - :mod:`solvers.horizon`: the clairvoyant optimum of a whole trace, caches chained;
-- :mod:`solvers.learned`: TD3 and DDPG (the paper's Algorithm 1), training and inference;
+- :mod:`solvers.learned`: TD3 and DDPG (the paper's Algorithm 1), training and inference, and the ``neural``
+  per-task policy trained on exact optima (:mod:`solvers.learned.neural`, docs/neural.md);
 - :mod:`solvers.heuristics`: the greedy and the paper's Random scheme.
 
 :data:`REGISTRY` is the one table of solvers: each name with its class, its kind, its action decoder,
@@ -20,6 +21,8 @@ from typing import Any
 from solvers.base import KEEP_RULES, STATUSES, Solver, SolveResult, apply_keep_rule, finish, solve_episode
 from tadp.errors import TadpInputError
 
+#: Decoders of solvers that bring their own (not an action decoder of :mod:`tadp.decoders`).
+OWN_DECODERS = ("neural",)
 #: Kinds of solvers: ``exact`` proves an optimum (or a bound), ``learned`` is trained, ``heuristic``
 #: neither.
 KINDS = ("exact", "learned", "heuristic")
@@ -36,10 +39,12 @@ class SolverSpec:
     kind: str
     """One of :data:`KINDS`."""
     decoder: str | None = None
-    """The action decoder a policy's actions go through (``dcpu``, the paper's, or ``fit``); None for
-    solvers that decide without actions."""
+    """The action decoder a policy's actions go through (``dcpu``, the paper's, or ``fit``; ``neural``: the
+    neural solver's own exact-sizing decoder, :mod:`solvers.learned.neural.decoding`); None for solvers
+    that decide without actions."""
     trains: bool = False
-    """:meth:`~solvers.base.Solver.prepare` trains a policy: the harness gives it the training budget."""
+    """:meth:`~solvers.base.Solver.prepare` trains a policy: the harness gives it the training budget. A
+    learned solver that loads a shipped checkpoint (``neural``) does not train in a benchmark run."""
     benchmark: bool = True
     """Run by ``tadp-bench --sizes ...`` unless ``--solvers`` says otherwise."""
     reference: bool = False
@@ -58,12 +63,13 @@ REGISTRY: dict[str, SolverSpec] = {spec.name: spec for spec in (
     SolverSpec("cpsat", "solvers.exact.cpsat:CpSatSolver", "exact", display=1),
     SolverSpec("td3", "solvers.learned.actors:Td3Solver", "learned", decoder="dcpu", trains=True, display=2),
     SolverSpec("ddpg", "solvers.learned.actors:DdpgSolver", "learned", decoder="dcpu", trains=True, display=3),
-    SolverSpec("random", "solvers.heuristics.random:RandomSolver", "heuristic", decoder="dcpu", display=7),
+    SolverSpec("random", "solvers.heuristics.random:RandomSolver", "heuristic", decoder="dcpu", display=8),
     SolverSpec("td3-fit", "solvers.learned.actors:Td3FitSolver", "learned", decoder="fit", trains=True, display=4),
     SolverSpec("ddpg-fit", "solvers.learned.actors:DdpgFitSolver", "learned", decoder="fit", trains=True, display=5),
-    SolverSpec("random-fit", "solvers.heuristics.random:RandomFitSolver", "heuristic", decoder="fit", display=8),
-    SolverSpec("greedy", "solvers.heuristics.greedy:GreedySolver", "heuristic", display=6),
-    SolverSpec("highs-horizon", "solvers.horizon.solver:HorizonSolver", "exact", benchmark=False, display=9),
+    SolverSpec("neural", "solvers.learned.neural.solver:NeuralSolver", "learned", decoder="neural", display=6),
+    SolverSpec("random-fit", "solvers.heuristics.random:RandomFitSolver", "heuristic", decoder="fit", display=9),
+    SolverSpec("greedy", "solvers.heuristics.greedy:GreedySolver", "heuristic", display=7),
+    SolverSpec("highs-horizon", "solvers.horizon.solver:HorizonSolver", "exact", benchmark=False, display=10),
 )}
 
 
@@ -110,6 +116,6 @@ def make_solver(name: str, **options: Any) -> Solver:
 
 
 __all__ = [
-    "KEEP_RULES", "KINDS", "REGISTRY", "STATUSES", "SolveResult", "Solver", "SolverSpec", "apply_keep_rule",
+    "KEEP_RULES", "KINDS", "OWN_DECODERS", "REGISTRY", "STATUSES", "SolveResult", "Solver", "SolverSpec", "apply_keep_rule",
     "benchmark_solvers", "display_order", "display_rank", "finish", "make_solver", "reference_solver", "solve_episode", "spec_of",
 ]

@@ -31,6 +31,123 @@ from tadp.physics import SIZING_MARGIN, Pools, compute_seconds, fetch_times, hop
 OPTIONS = ((SITE_GATEWAY, 0), (SITE_GATEWAY, 1), (SITE_EDGE, 0), (SITE_EDGE, 1))
 
 
+def _gateway_split(budget: np.ndarray, fetch: np.ndarray, work: np.ndarray, uplink_seconds: np.ndarray,
+                   band_price: np.ndarray | float, compute_price: np.ndarray | float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Uplink and compute shares of gateway options (module docstring), and their arrival times."""
+    sa, sb = np.sqrt(band_price * uplink_seconds), np.sqrt(compute_price * work)
+    arrival = np.maximum(budget * sa / (sa + sb), fetch)
+    return share_for(uplink_seconds, arrival), share_for(work, budget - arrival), arrival
+
+
+def _edge_split(budget: np.ndarray, fetch: np.ndarray, work: np.ndarray, uplink_seconds: np.ndarray,
+                bs_seconds: np.ndarray, band_price: np.ndarray | float, bs_price: np.ndarray | float,
+                compute_price: np.ndarray | float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Uplink, BS and compute shares of edge options (module docstring)."""
+    s1, s2 = np.sqrt(band_price * uplink_seconds), np.sqrt(bs_price * bs_seconds)
+    sb = np.sqrt(compute_price * work)
+    arrival = np.maximum(budget * (s1 + s2) / (s1 + s2 + sb), fetch)
+    upload_time = arrival * s1 / (s1 + s2)
+    return (share_for(uplink_seconds, upload_time), share_for(bs_seconds, arrival - upload_time),
+            share_for(work, budget - arrival))
+
+
+def _within_pools(fetch: np.ndarray, budget: np.ndarray, uplink: np.ndarray, bs: np.ndarray,
+                  compute: np.ndarray) -> np.ndarray:
+    """The sized shares meet the deadline with every share in (0, 1]."""
+    return (fetch < budget) & (uplink <= 1.0) & (bs <= 1.0) & (compute > 0) & (compute <= 1.0)
+
+
+@dataclass(frozen=True, eq=False)
+class TaskTimes:
+    """What sizing needs of one slot's tasks from a start cache, in :data:`OPTIONS` order: computed once,
+    priced many times."""
+
+    budget: np.ndarray  # (N,) Tmax shrunk by SIZING_MARGIN, s
+    fetch: np.ndarray  # (N, 4) model fetch time of each option (eq. 5, [D5]), s
+    work: np.ndarray  # (N, 4) compute time of each option at a full share (eq. 6), s
+    uplink_seconds: np.ndarray  # (N,) upload at a full share (eqs. 2-3), s
+    bs_seconds: np.ndarray  # (N,) gateway -> BS hop at a full share (eq. 4), s
+
+
+def task_times(inst: Instance, data: np.ndarray, deadline: np.ndarray, cache: Cache) -> TaskTimes:
+    """The :class:`TaskTimes` of tasks ``data``, ``deadline`` (N,) from ``cache`` (times from :mod:`tadp.physics`)."""
+    gateway_fetch, edge_fetch = fetch_times(inst, cache.gateway, cache.edge)
+    compute_at_gateway, compute_at_edge = compute_seconds(inst)
+    return TaskTimes(np.asarray(deadline, float) * (1.0 - SIZING_MARGIN),
+                     np.concatenate([gateway_fetch, edge_fetch], axis=1),
+                     np.concatenate([compute_at_gateway, compute_at_edge], axis=1),
+                     upload_seconds(inst, data), hop_seconds(inst, data))
+
+
+def option_shares(
+    inst: Instance, data: np.ndarray, deadline: np.ndarray, cache: Cache, band_price: np.ndarray | float,
+    bs_price: np.ndarray | float, gateway_compute_price: np.ndarray | float, edge_compute_price: np.ndarray | float,
+    times: TaskTimes | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per task and option, the deadline-sized shares (..., N, 4, 3: uplink, BS, compute) and whether they
+    meet the deadline within every pool (..., N, 4), at the given prices of each task's pools.
+
+    Each price is a number or an array broadcastable to (..., N): the price of the task's gateway band,
+    of the BS band, of its gateway's compute and of the edge compute (module docstring). A leading
+    batch of price settings gives a batch of sizings. ``times`` may be given if already computed."""
+    n = inst.n_devices
+    t = task_times(inst, data, deadline, cache) if times is None else times
+    lead = np.broadcast_shapes(*(np.shape(p) for p in (band_price, bs_price, gateway_compute_price,
+                                                        edge_compute_price)), (n,))[:-1]
+    shares = np.zeros(lead + (n, 4, 3))
+    possible = np.zeros(lead + (n, 4), bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for k, (site, _) in enumerate(OPTIONS):
+            if site == SITE_GATEWAY:
+                uplink, compute, _ = _gateway_split(t.budget, t.fetch[:, k], t.work[:, k], t.uplink_seconds,
+                                                    band_price, gateway_compute_price)
+                bs = np.zeros(n)
+            else:
+                uplink, bs, compute = _edge_split(t.budget, t.fetch[:, k], t.work[:, k], t.uplink_seconds,
+                                                  t.bs_seconds, band_price, bs_price, edge_compute_price)
+            shares[..., k, 0], shares[..., k, 1], shares[..., k, 2] = uplink, bs, compute
+            possible[..., k] = _within_pools(t.fetch[:, k], t.budget, uplink, bs, compute)
+    return shares, possible
+
+
+class ChosenShares:
+    """:func:`option_shares` of one fixed option per task, at many price settings: ``option`` (..., N)
+    indexes :data:`OPTIONS` (a negative entry counts as option 0; the caller ignores it). What does not
+    depend on the prices is computed once, and gateway and edge options share one expression (a gateway
+    option is an edge option without a BS leg): much cheaper than sizing every option when many price
+    settings are tried."""
+
+    def __init__(self, times: TaskTimes, option: np.ndarray) -> None:
+        option = np.asarray(option)
+        self.at_edge = option >= 2
+        flat = 4 * np.arange(times.budget.shape[0]) + np.maximum(option, 0)  # (..., N) into the (N, 4) tables
+        self.fetch, self.work = np.take(times.fetch, flat), np.take(times.work, flat)
+        self.budget, self.up, self.hop = times.budget, times.uplink_seconds, times.bs_seconds
+        self.root_up, self.root_hop = np.sqrt(self.up), np.sqrt(self.hop) * self.at_edge
+        self.root_work = np.sqrt(self.work)
+
+    def shares(self, band_price: np.ndarray, bs_price: np.ndarray, gateway_compute_price: np.ndarray,
+               edge_compute_price: np.ndarray) -> np.ndarray:
+        """(..., N, 3) uplink, BS and compute shares at the prices of each task's pools (as in
+        :func:`option_shares`, broadcastable to (..., N))."""
+        s1, s2 = np.sqrt(band_price) * self.root_up, np.sqrt(bs_price) * self.root_hop
+        sb = np.sqrt(np.where(self.at_edge, edge_compute_price, gateway_compute_price)) * self.root_work
+        with np.errstate(divide="ignore", invalid="ignore"):
+            arrival = np.maximum(self.budget * (s1 + s2) / (s1 + s2 + sb), self.fetch)
+            upload_time = arrival * s1 / (s1 + s2)
+            out = np.empty(arrival.shape + (3,))
+            out[..., 0] = share_for(self.up, upload_time)
+            out[..., 1] = np.where(self.at_edge, share_for(self.hop, arrival - upload_time), 0.0)
+            out[..., 2] = share_for(self.work, self.budget - arrival)
+        return out
+
+    def fits(self, shares: np.ndarray) -> np.ndarray:
+        """(..., N) whether ``shares`` (from :meth:`shares`) meet the deadline within every pool."""
+        with np.errstate(invalid="ignore"):
+            return _within_pools(self.fetch, self.budget, shares[..., 0], shares[..., 1], shares[..., 2])
+
+
 @dataclass(eq=False)
 class SizedOptions:
     """Every task's four options (:data:`OPTIONS`) with the smallest shares that meet its deadline."""
@@ -44,48 +161,25 @@ def option_demands(
     inst: Instance, data: np.ndarray, deadline: np.ndarray, cache: Cache, band_price: float, compute_price: float
 ) -> SizedOptions:
     """Per task and option (N, 4): the demand over the pools (N, 4, P), the shares that meet the
-    deadline (N, 4, 3: uplink, BS, compute) and whether the option can meet it at all (N, 4)."""
+    deadline (N, 4, 3: uplink, BS, compute) and whether the option can meet it at all (N, 4).
+
+    One band price for the gateway bands and the BS band, one compute price for every compute pool."""
     pools = Pools(inst.n_gateways)
     n = inst.n_devices
     gw = inst.device_gateway
-    budget = np.asarray(deadline, float) * (1.0 - SIZING_MARGIN)
-    gateway_fetch, edge_fetch = fetch_times(inst, cache.gateway, cache.edge)
-    uplink_seconds = upload_seconds(inst, data)  # a: upload time at share 1
-    bs_seconds = hop_seconds(inst, data)  # a2: BS hop at share 1
-    compute_at_gateway, compute_at_edge = compute_seconds(inst)  # b: compute time at share 1, by level
+    shares, possible = option_shares(inst, data, deadline, cache, band_price, band_price, compute_price, compute_price)
     demand = np.zeros((n, 4, pools.size))
-    shares = np.zeros((n, 4, 3))
-    possible = np.zeros((n, 4), bool)
     rows = np.arange(n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for k, (site, level) in enumerate(OPTIONS):
-            size = inst.model_size[:, level]
-            if site == SITE_GATEWAY:
-                fetch = gateway_fetch[:, level]
-                work = compute_at_gateway[:, level]
-                sa, sb = np.sqrt(band_price * uplink_seconds), np.sqrt(compute_price * work)
-                arrival = np.maximum(budget * sa / (sa + sb), fetch)
-                uplink = share_for(uplink_seconds, arrival)
-                bs = np.zeros(n)
-                placing = ~cache.gateway[:, level]
-                demand[rows, k, pools.cache[gw]] = np.where(placing, size, 0.0)
-                demand[rows, k, pools.compute[gw]] = compute = share_for(work, budget - arrival)
-            else:
-                fetch = edge_fetch[:, level]
-                work = compute_at_edge[:, level]
-                s1, s2 = np.sqrt(band_price * uplink_seconds), np.sqrt(band_price * bs_seconds)
-                sb = np.sqrt(compute_price * work)
-                arrival = np.maximum(budget * (s1 + s2) / (s1 + s2 + sb), fetch)
-                upload_time = arrival * s1 / (s1 + s2)
-                uplink = share_for(uplink_seconds, upload_time)
-                bs = share_for(bs_seconds, arrival - upload_time)
-                placing = ~cache.edge[:, level]
-                demand[:, k, pools.edge_cache] = np.where(placing, size, 0.0)
-                demand[:, k, pools.bs] = bs
-                demand[:, k, pools.edge_compute] = compute = share_for(work, budget - arrival)
-            demand[rows, k, pools.band[gw]] = uplink
-            shares[:, k] = np.stack([uplink, bs, compute], axis=-1)
-            possible[:, k] = (fetch < budget) & (uplink <= 1.0) & (bs <= 1.0) & (compute > 0) & (compute <= 1.0)
+    for k, (site, level) in enumerate(OPTIONS):
+        size = inst.model_size[:, level]
+        if site == SITE_GATEWAY:
+            demand[rows, k, pools.cache[gw]] = np.where(~cache.gateway[:, level], size, 0.0)
+            demand[rows, k, pools.compute[gw]] = shares[:, k, 2]
+        else:
+            demand[:, k, pools.edge_cache] = np.where(~cache.edge[:, level], size, 0.0)
+            demand[:, k, pools.bs] = shares[:, k, 1]
+            demand[:, k, pools.edge_compute] = shares[:, k, 2]
+        demand[rows, k, pools.band[gw]] = shares[:, k, 0]
     return SizedOptions(demand, shares, possible)
 
 
@@ -117,7 +211,8 @@ def decision_of_choice(inst: Instance, choice: np.ndarray, shares: np.ndarray) -
 
 
 def fill_pools(inst: Instance, decision: Decision) -> None:
-    """Scale each pool's shares so that they sum to 1 (a task's delay only shrinks)."""
+    """Scale each pool's shares so that they sum to 1 (a task's delay only shrinks). The decision's arrays
+    may carry a leading batch axis ((..., N): several decisions of one slot at once)."""
     m = inst.gateway_membership
     served = decision.site != SITE_NONE
     at_gateway = decision.site == SITE_GATEWAY
@@ -125,7 +220,7 @@ def fill_pools(inst: Instance, decision: Decision) -> None:
 
     def fill(share: np.ndarray, members: np.ndarray, per_gateway: bool) -> np.ndarray:
         s = np.where(members, share, 0.0)
-        load = (s @ m) @ m.T if per_gateway else np.full(s.shape, s.sum())
+        load = (s @ m) @ m.T if per_gateway else np.broadcast_to(s.sum(axis=-1, keepdims=True), s.shape)
         return np.where(members & (load > 0), s / np.where(load > 0, load, 1.0), 0.0)
 
     decision.uplink_share = fill(decision.uplink_share, served, True)

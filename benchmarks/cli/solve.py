@@ -30,8 +30,10 @@ def add_parser(sub: Any, name: str) -> None:
     exact.add_argument("--keep", choices=KEEP_RULES, help="keep rule of the per-slot policy (default used)")
     exact.add_argument("--mip-solver", help="any Pyomo MIP solver name for --solver highs (default highs)")
     exact.add_argument("--threads", type=positive(int), help="solver threads")
-    learned = p.add_argument_group("learned solvers (td3, ddpg, td3-fit, ddpg-fit)")
-    learned.add_argument("--checkpoint", help="trained policy (tadp-bench train -o FILE)")
+    learned = p.add_argument_group("learned solvers (td3, ddpg, td3-fit, ddpg-fit, neural)")
+    learned.add_argument("--checkpoint", help="trained policy (tadp-bench train -o FILE); neural: default the "
+                         "shipped checkpoint")
+    learned.add_argument("--samples", type=positive(int), help="neural: candidates per slot, K (default 16)")
     learned.add_argument("--device", choices=("cpu", "cuda"), help="torch device for inference")
     p.add_argument("-o", "--output", required=True, help="solution file to write")
     p.set_defaults(func=run)
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     output = output_file(args.output, "--output")
     options = {key: value for key, value in (
         ("mip_gap", args.mip_gap), ("keep", args.keep), ("mip_solver", args.mip_solver), ("threads", args.threads),
-        ("checkpoint", args.checkpoint), ("device", args.device),
+        ("checkpoint", args.checkpoint), ("device", args.device), ("samples", args.samples),
     ) if value is not None}
     solver = make_solver(args.solver, **options)
     solver.prepare(inst, seed=args.seed, progress=True)

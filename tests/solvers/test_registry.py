@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from solvers import KINDS, REGISTRY, benchmark_solvers, display_order, make_solver, reference_solver, spec_of
+from solvers import (
+    KINDS,
+    OWN_DECODERS,
+    REGISTRY,
+    benchmark_solvers,
+    display_order,
+    make_solver,
+    reference_solver,
+    spec_of,
+)
 from solvers.base import Solver, load_solver_class
 from tadp.decoders import DECODERS
 from tadp.errors import TadpInputError
@@ -12,14 +21,14 @@ from tadp.errors import TadpInputError
 
 @pytest.mark.parametrize("name", list(REGISTRY))
 def test_every_entry_names_its_class(name: str) -> None:
-    """The target class exists, is a Solver, and answers to the registry's name; learners train and
-    name their decoder; only policies that act through actions have a decoder."""
+    """The target class exists, is a Solver, and answers to the registry's name; only learners train, and
+    every learner names its decoder (an action decoder, or its own: ``neural``); only policies have one."""
     spec = REGISTRY[name]
     cls = load_solver_class(spec.target)
     assert issubclass(cls, Solver) and cls.name == name
     assert spec.kind in KINDS
-    assert spec.trains == (spec.kind == "learned")
-    assert spec.decoder is None or spec.decoder in DECODERS
+    assert not spec.trains or spec.kind == "learned"
+    assert spec.decoder is None or spec.decoder in DECODERS + OWN_DECODERS
     if spec.kind == "learned":
         assert spec.decoder is not None
 
@@ -39,3 +48,4 @@ def test_unknown_names_and_decoders_through_the_registry() -> None:
         make_solver("magic")
     assert make_solver("random-fit").decoder == "fit" and make_solver("random").decoder == "dcpu"
     assert make_solver("greedy").decoder is None
+    assert make_solver("neural").decoder == "neural" and not REGISTRY["neural"].trains

@@ -106,3 +106,32 @@ def test_pool_room_and_filled_pools(tiny):
     assert d.compute_share[0] == pytest.approx(1.0) and d.compute_share[1] == pytest.approx(1.0)
     dropped = decision_of_choice(tiny, np.array([-1, -1]), shares)
     assert (dropped.site == SITE_NONE).all() and dropped.uplink_share.sum() == 0.0
+
+
+def test_one_option_per_task_at_per_pool_prices_equals_every_option() -> None:
+    """``ChosenShares`` (one option per task, a batch of per-pool price settings) gives the shares
+    ``option_shares`` gives for that option at the same prices (to rounding: one closed form is written
+    for both sites) and the same verdicts; equal prices give the greedy's shares exactly."""
+    from helpers import decoder_instances, random_cache
+
+    from tadp.physics import Pools
+    from tadp.sizing import ChosenShares, option_shares, task_times
+
+    rng = np.random.default_rng(0)
+    for inst in decoder_instances():
+        cache = random_cache(inst, rng)
+        data, deadline = inst.data[0], inst.deadline[0]
+        pools, gw = Pools(inst.n_gateways), inst.device_gateway
+        prices = rng.uniform(0.1, 2.0, (3, pools.n_share))
+        per_task = (prices[:, pools.band[gw]], prices[:, pools.bs, None], prices[:, pools.compute[gw]],
+                    prices[:, pools.edge_compute, None])
+        every, possible = option_shares(inst, data, deadline, cache, *per_task)
+        option = rng.integers(0, 4, (3, inst.n_devices))
+        chosen = ChosenShares(task_times(inst, data, deadline, cache), option)
+        one = chosen.shares(*per_task)
+        fits = chosen.fits(one)
+        picked = np.take_along_axis(every, option[..., None, None], axis=2)[..., 0, :]
+        np.testing.assert_allclose(one, picked, rtol=1e-12, atol=0.0, equal_nan=True)
+        assert np.array_equal(fits, np.take_along_axis(possible, option[..., None], axis=2)[..., 0])
+        greedy_shares = option_demands(inst, data, deadline, cache, 1.0, 1.0).shares
+        assert np.array_equal(option_shares(inst, data, deadline, cache, 1.0, 1.0, 1.0, 1.0)[0], greedy_shares)

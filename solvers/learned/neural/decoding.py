@@ -1,0 +1,540 @@
+"""From the policy's per-task distributions to feasible slot decisions (docs/neural.md, "Decoding").
+
+1. **Candidates**: K assignments of a class to every task (0 drop, 1-4 the options of
+   :data:`tadp.sizing.OPTIONS`): the argmax of every task's distribution, then K - 1 samples.
+2. **Prices**: per candidate, prices on the share pools (:class:`tadp.physics.Pools`) that balance its
+   loads, by multiplicative price adjustment (tatonnement): every task's shares are sized to its
+   deadline at the prices (:class:`tadp.sizing.ChosenShares`), each pool's price is multiplied by
+   (load / largest load)^2. The fixed point is the oracle's min-max-load split (docs/exact.md,
+   section 2), so a feasible assignment gets shares that fit; a dozen rounds get within about 1e-4.
+3. **Repair**: while a candidate's balanced loads exceed a pool (or its placements a cache), its least
+   certain tasks on the overfull pools move to their next option by the policy's probability (or are
+   dropped), enough for half the excess, and the prices are re-balanced.
+4. **Admission** in the policy's order (the sampled class's log-probability, most certain first): each
+   task gets its class's option if its deadline-sized shares fit the room left in every pool it draws
+   on and its model fits the cache room left (capacity less the start cache, less placements so far);
+   else the next option by the policy's probability; else it is dropped. Tasks whose class is drop come
+   last, with their likeliest option: they can only use what nobody else needed. The longest prefix of
+   the order that fits whole is admitted at once (prefix sums); the rest one task at a time.
+   The evaluator scores all K candidates.
+5. **Refill** (:func:`refill`) of the :data:`REFILL_BEST` best candidates that dropped a task able to
+   complete: prices re-balanced on what was admitted, then each dropped task is admitted where it now
+   fits, or where it fits once some heavy models turn light (less accuracy lost than the task brings),
+   or, last, where it fits with every price re-balanced for the assignment with it.
+   The revisited candidates are scored again.
+6. **Shares**: admitted demands, each pool scaled up to fill it (:func:`tadp.sizing.fill_pools`);
+   keep flags by the keep rule (``used``, docs/model.md, section 6). Every candidate is feasible by
+   construction; the best-scoring one is returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from solvers.base import apply_keep_rule
+from tadp.decision import SITE_NONE, Decision
+from tadp.evaluator import evaluate_batch
+from tadp.instance import Cache, Instance
+from tadp.physics import Pools
+from tadp.sizing import OPTIONS, ChosenShares, TaskTimes, fill_pools, option_shares, pool_room, task_times
+
+#: Rounds of price adjustment for the first candidate, and for the others (started from its prices).
+PRICE_ROUNDS, SAMPLE_PRICE_ROUNDS = 12, 4
+#: Rounds of repair (each moves a few tasks of every candidate that does not fit yet).
+REPAIR_ROUNDS = 24
+#: Share of a share pool's excess one repair round moves off it.
+REPAIR_FRACTION = 0.5
+#: Candidates (the best by score after admission) that step 5 revisits, and its rounds of re-pricing.
+REFILL_BEST, REFILL_ROUNDS = 4, 4
+#: Trials of a dropped task with every price re-balanced, per candidate revisited (step 5, last resort).
+REFILL_TRIALS = 32
+#: Slack on share pools in admission (shares are renormalised afterwards; docs/model.md, section 5b).
+_SLACK = 1e-12
+
+
+@dataclass(eq=False)
+class SlotTasks:
+    """One slot's tasks and start cache, as the decoder needs them."""
+
+    slot: int
+    data: np.ndarray
+    deadline: np.ndarray
+    noisy: np.ndarray
+    cache: Cache
+
+    @staticmethod
+    def of(inst: Instance, slot: int, cache: Cache) -> SlotTasks:
+        return SlotTasks(slot, inst.data[slot], inst.deadline[slot], inst.noisy[slot], cache)
+
+
+@dataclass(eq=False)
+class Candidates:
+    """K decoded candidates of one slot, scored by the evaluator (arrays lead with the candidate axis)."""
+
+    classes: np.ndarray  # (K, N) sampled classes (0 drop, 1 + option)
+    choice: np.ndarray  # (K, N) admitted option (-1: dropped)
+    batch: Decision  # the K decisions as one Decision of (K, N) arrays, keep flags all False
+    score: np.ndarray  # (K,) the evaluator's slot scores
+    completion: np.ndarray  # (K,)
+
+    @property
+    def best(self) -> int:
+        """The best-scoring candidate (ties: the first, i.e. the argmax)."""
+        return int(np.argmax(self.score))
+
+    def decision(self, row: int, keep: str = "used") -> Decision:
+        """Candidate ``row`` as a decision, keep flags by the keep rule (docs/model.md, section 6)."""
+        b = self.batch
+        one = Decision(b.site[row].copy(), b.level[row].copy(), b.uplink_share[row].copy(), b.bs_share[row].copy(),
+                       b.compute_share[row].copy(), b.keep_gateway[row].copy(), b.keep_edge[row].copy())
+        return apply_keep_rule(one, keep)
+
+
+def sample_classes(probs: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """(k, N) classes: the argmax of each row of ``probs`` (N, 5), then k - 1 independent samples."""
+    out = np.empty((k, probs.shape[0]), np.int64)
+    out[0] = probs.argmax(axis=1)
+    if k > 1:
+        cdf = np.cumsum(probs, axis=1)
+        u = rng.random((k - 1, probs.shape[0], 1)) * cdf[:, -1:]
+        out[1:] = np.minimum((cdf[None] < u).sum(axis=2), probs.shape[1] - 1)
+    return out
+
+
+def _loads(inst: Instance, pools: Pools, option: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """(K, n_share) pool loads of the served tasks' shares (K, N, 3); ``option`` (K, N), -1 unserved."""
+    served = option >= 0
+    at_edge = option >= 2
+    at_gateway = served & ~at_edge
+    member = inst.gateway_membership
+    loads = np.empty(option.shape[:-1] + (pools.n_share,))
+    loads[..., pools.band] = (shares[..., 0] * served) @ member
+    loads[..., pools.compute] = (shares[..., 2] * at_gateway) @ member
+    loads[..., pools.bs] = (shares[..., 1] * at_edge).sum(-1)
+    loads[..., pools.edge_compute] = (shares[..., 2] * at_edge).sum(-1)
+    return loads
+
+
+def _task_prices(inst: Instance, pools: Pools, prices: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each task's band, BS, gateway-compute and edge-compute prices, (K, N) or (K, 1)."""
+    gw = inst.device_gateway
+    return (prices[:, pools.band[gw]], prices[:, pools.bs, None], prices[:, pools.compute[gw]],
+            prices[:, pools.edge_compute, None])
+
+
+class _Assigned:
+    """Shares (:class:`tadp.sizing.ChosenShares`) and pool loads of fixed assignments ``option`` (K, N) at
+    any prices (K, n_share)."""
+
+    def __init__(self, inst: Instance, pools: Pools, times: TaskTimes, option: np.ndarray) -> None:
+        self.inst, self.pools = inst, pools
+        self.sizing = ChosenShares(times, option)
+        served, at_edge = option >= 0, option >= 2
+        self.band_weight = served.astype(float)
+        self.gateway_weight = (served & ~at_edge).astype(float)
+        self.edge_weight = at_edge.astype(float)
+
+    def shares(self, prices: np.ndarray) -> np.ndarray:
+        """(K, N, 3) uplink, BS and compute shares at ``prices``."""
+        return self.sizing.shares(*_task_prices(self.inst, self.pools, prices))
+
+    def loads(self, shares: np.ndarray) -> np.ndarray:
+        """(K, n_share) pool loads of the served tasks' ``shares`` (each capped at 1e3)."""
+        pools, member = self.pools, self.inst.gateway_membership
+        capped = np.fmin(shares, 1e3)
+        loads = np.empty(shares.shape[:-2] + (pools.n_share,))
+        loads[..., pools.band] = (capped[..., 0] * self.band_weight) @ member
+        loads[..., pools.compute] = (capped[..., 2] * self.gateway_weight) @ member
+        loads[..., pools.bs] = (capped[..., 1] * self.edge_weight).sum(-1)
+        loads[..., pools.edge_compute] = (capped[..., 2] * self.edge_weight).sum(-1)
+        return loads
+
+
+def balanced_prices(inst: Instance, times: TaskTimes, option: np.ndarray, rounds: int,
+                    start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Prices (K, n_share) balancing the loads of the assignments ``option`` (K, N) (module docstring,
+    step 2), and the tasks' shares at them (K, N, 3). Pools nobody uses get the median price."""
+    pools = Pools(inst.n_gateways)
+    assigned = _Assigned(inst, pools, times, option)
+    prices = np.ones((option.shape[0], pools.n_share)) if start is None else start.copy()
+    for round_ in range(rounds + 1):
+        shares = assigned.shares(prices)
+        loads = assigned.loads(shares)
+        if round_ == rounds:
+            break
+        top = loads.max(axis=1, keepdims=True)
+        prices = prices * np.maximum(loads / np.where(top > 0, top, 1.0), 1e-3) ** 2
+        prices /= prices.max(axis=1, keepdims=True)
+    unused = loads <= 0
+    if unused.any():
+        masked = np.where(unused, np.nan, prices)
+        median = np.nan_to_num(np.nanmedian(masked, axis=1, keepdims=True) if (~unused).any(axis=1).all()
+                               else np.array([[np.median(p[~u]) if (~u).any() else 1.0]
+                                              for p, u in zip(prices, unused, strict=True)]), nan=1.0)
+        prices = np.where(unused, median, prices)
+    return prices, shares
+
+
+def _demands(inst: Instance, pools: Pools, option: np.ndarray, shares: np.ndarray, cache: Cache) -> np.ndarray:
+    """(K, N, pools.size) what each task's option draws from every pool, caches in bits (zeros for
+    option -1)."""
+    k, n = option.shape
+    rows = np.arange(n)
+    gw = inst.device_gateway
+    served = option >= 0
+    at_edge = option >= 2
+    level = np.maximum(option, 0) % 2
+    demand = np.zeros((k, n, pools.size))
+    cand = np.arange(k)[:, None]
+    demand[cand, rows, pools.band[gw]] = np.where(served, shares[..., 0], 0.0)
+    demand[cand, rows, np.where(at_edge, pools.edge_compute, pools.compute[gw])] = np.where(served, shares[..., 2], 0.0)
+    demand[..., pools.bs] = np.where(at_edge, shares[..., 1], 0.0)
+    resident = np.where(at_edge, cache.edge[rows, level], cache.gateway[rows, level])
+    node = np.where(at_edge, pools.edge_cache, pools.cache[gw])
+    demand[cand, rows, node] += np.where(served & ~resident, inst.model_size[rows, level], 0.0)
+    return demand
+
+
+def _cache_loads(inst: Instance, pools: Pools, option: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray]:
+    """Bits each task's option places (K, N) and the bits placed per cache node (K, G + 1)."""
+    rows = np.arange(inst.n_devices)
+    served, at_edge = option >= 0, option >= 2
+    level = np.maximum(option, 0) % 2
+    resident = np.where(at_edge, cache.edge[rows, level], cache.gateway[rows, level])
+    bits = np.where(served & ~resident, inst.model_size[rows, level], 0.0)
+    node = np.where(at_edge, inst.n_gateways, inst.device_gateway)
+    placed = np.zeros((option.shape[0], inst.n_gateways + 1))
+    np.add.at(placed, (np.arange(option.shape[0])[:, None], node), bits)
+    return bits, placed
+
+
+def repair(inst: Instance, times: TaskTimes, cache: Cache, probs: np.ndarray, possible: np.ndarray,
+           option: np.ndarray, orders: np.ndarray, prices: np.ndarray, shares: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Make K assignments (nearly) fit before admission (module docstring, step 3): while a candidate's
+    balanced loads exceed a pool (or its placements a cache), the least certain tasks on such pools
+    (:func:`_victims`) move to their next option by the policy's probability (or are dropped), and the
+    prices are re-balanced. Returns options, prices and shares."""
+    pools = Pools(inst.n_gateways)
+    room = pool_room(inst, cache)
+    cache_room = np.append(room[pools.cache], room[pools.edge_cache])
+    option = option.copy()
+    tried = np.zeros(option.shape + (4,), bool)
+    np.put_along_axis(tried, np.maximum(option, 0)[..., None], (option >= 0)[..., None], axis=2)
+    ranking = np.argsort(-probs[:, 1:], axis=1, kind="stable")
+    gw = inst.device_gateway
+    for _ in range(REPAIR_ROUNDS):
+        loads = _loads(inst, pools, option, np.fmin(shares, 1e3))
+        bits, placed = _cache_loads(inst, pools, option, cache)
+        over_cache = placed - cache_room[None]
+        bad = np.flatnonzero((loads > 1.0).any(axis=1) | (over_cache > 0).any(axis=1))
+        if not len(bad):
+            break
+        for c in bad:
+            uses = _pool_uses(pools, gw, option[c], np.fmin(shares[c], 1e3), bits[c])  # (N, pools.size)
+            for v in _victims(uses, loads[c] - 1.0, over_cache[c], orders[c], pools.n_share):
+                nxt = [k for k in ranking[v] if possible[v, k] and not tried[c, v, k]]
+                option[c, v] = nxt[0] if nxt else -1
+                if nxt:
+                    tried[c, v, nxt[0]] = True
+        p, sh = balanced_prices(inst, times, option[bad], SAMPLE_PRICE_ROUNDS, start=prices[bad])
+        prices[bad], shares[bad] = p, sh
+    return option, prices, shares
+
+
+def _victims(uses: np.ndarray, share_excess: np.ndarray, cache_excess: np.ndarray, order: np.ndarray,
+             n_share: int) -> np.ndarray:
+    """The tasks one repair round moves: the least certain tasks on overfull pools (last in ``order``) until
+    they hold half the excess of the share pools (balanced prices spread any relief over every coupled
+    pool, so half is enough not to overshoot), or all the excess of an overfull cache (caches do not
+    rebalance); at least one task."""
+    if (cache_excess > 0).any():
+        node = int(np.argmax(cache_excess))
+        held, excess = uses[:, n_share + node], cache_excess[node]
+    else:
+        over = share_excess > 0
+        held, excess = uses[:, :n_share][:, over].sum(axis=1), REPAIR_FRACTION * share_excess[over].sum()
+    ranked = order[held[order] > 0][::-1]
+    return ranked[: int(np.searchsorted(np.cumsum(held[ranked]), excess)) + 1]
+
+
+def _pool_uses(pools: Pools, gw: np.ndarray, option: np.ndarray, shares: np.ndarray, bits: np.ndarray
+               ) -> np.ndarray:
+    """(N, pools.size) each task's use of every pool under ``option`` (N,): shares (N, 3), cache bits (N,)."""
+    n = len(option)
+    rows = np.arange(n)
+    served, at_edge = option >= 0, option >= 2
+    use = np.zeros((n, pools.size))
+    use[rows, pools.band[gw]] = np.where(served, shares[:, 0], 0.0)
+    use[rows, np.where(at_edge, pools.edge_compute, pools.compute[gw])] = np.where(served, shares[:, 2], 0.0)
+    use[:, pools.bs] = np.where(at_edge, shares[:, 1], 0.0)
+    use[rows, np.where(at_edge, pools.edge_cache, pools.cache[gw])] += bits
+    return use
+
+
+def admission_orders(probs: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """(K, N) the order in which each candidate's tasks are admitted: served classes by their
+    log-probability, most certain first, then the dropped ones by their likeliest option."""
+    chosen = np.take_along_axis(probs[None], classes[..., None], axis=2)[..., 0]
+    key = np.where(classes > 0, chosen, probs[:, 1:].max(axis=1)[None] - 2.0)
+    return np.argsort(-key, axis=1, kind="stable")
+
+
+def admit(inst: Instance, times: TaskTimes, cache: Cache, probs: np.ndarray, option: np.ndarray,
+          orders: np.ndarray, prices: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Admission of K candidates (module docstring, step 4): options (K, N) (-1 for class drop), orders
+    (K, N), prices (K, n_share) and the options' shares at them (K, N, 3). Returns the admitted option
+    (K, N), -1 dropped, and its shares (K, N, 3)."""
+    pools = Pools(inst.n_gateways)
+    k, n = option.shape
+    room = pool_room(inst, cache)
+    limit = room.copy()
+    limit[: pools.n_share] += _SLACK
+    served = option >= 0
+    choice = option.copy()
+    picked = np.where(served[..., None], shares, 0.0)
+    # a candidate whose whole assignment fits is admitted at once (every prefix of it fits too)
+    _, placed = _cache_loads(inst, pools, option, cache)
+    totals = np.concatenate([_loads(inst, pools, option, np.nan_to_num(shares, nan=np.inf)), placed], axis=1)
+    whole = (totals <= np.concatenate([limit[: pools.n_share], limit[pools.cache], limit[[pools.edge_cache]]])).all(1)
+    for c in range(k):
+        if whole[c] and served[c].all():
+            continue
+        order = orders[c]
+        if whole[c]:
+            prefix, used = int(served[c].sum()), totals[c]
+            left = room - np.concatenate([used[: pools.n_share], used[pools.n_share:]])
+        else:  # the longest prefix of the order that fits whole, by prefix sums
+            demand = _demands(inst, pools, option[c:c + 1], np.nan_to_num(shares[c:c + 1], nan=np.inf), cache)[0]
+            cumulative = np.cumsum(demand[order], axis=0)
+            over = np.flatnonzero((cumulative > limit).any(axis=1))
+            prefix = min(int(over[0]) if len(over) else n, int(served[c].sum()))
+            left = room - (cumulative[prefix - 1] if prefix else 0.0)
+        late = order[prefix:]
+        choice[c, late] = -1
+        full = option_shares(inst, None, None, cache, *(x[0] for x in _task_prices(inst, pools, prices[c:c + 1])),
+                             times=times)[0]
+        _admit_one_by_one(inst, pools, cache, probs, option[c], late, full, left, choice[c])
+        now = late[choice[c, late] >= 0]
+        picked[c, late] = 0.0
+        picked[c, now] = full[now, choice[c, now]]
+    return choice, picked
+
+
+def _admit_one_by_one(inst: Instance, pools: Pools, cache: Cache, probs: np.ndarray, option: np.ndarray,
+                      rest: np.ndarray, full: np.ndarray, room: np.ndarray, choice: np.ndarray) -> None:
+    """Admit the tasks ``rest`` in turn, each with the first option that fits (its class's, then by the
+    policy's probability); writes ``choice`` and uses up ``room`` in place."""
+    ranking = np.argsort(-probs[rest, 1:], axis=1, kind="stable").tolist()
+    room_list = room.tolist()
+    bits_of = np.where(np.concatenate([cache.gateway, cache.edge], axis=1)[rest], 0.0,
+                       np.tile(inst.model_size[rest], 2)).tolist()  # bits each option places, (R, 4)
+    band, compute_pools, cache_pools = pools.band.tolist(), pools.compute.tolist(), pools.cache.tolist()
+    bs_pool, edge_compute, edge_cache = pools.bs, pools.edge_compute, pools.edge_cache
+    rows = zip(rest.tolist(), inst.device_gateway[rest].tolist(), option[rest].tolist(), ranking,
+               full[rest].tolist(), bits_of, strict=True)
+    for j, g, first, ranks, task_shares, task_bits in rows:
+        for k in ([first] if first >= 0 else []) + [r for r in ranks if r != first]:
+            up, bs, compute = task_shares[k]
+            at_edge = k >= 2
+            compute_pool = edge_compute if at_edge else compute_pools[g]
+            cache_pool = edge_cache if at_edge else cache_pools[g]
+            bits = task_bits[k]
+            if not (up <= room_list[band[g]] + _SLACK and compute <= room_list[compute_pool] + _SLACK
+                    and (not at_edge or bs <= room_list[bs_pool] + _SLACK) and bits <= room_list[cache_pool]):
+                continue
+            room_list[band[g]] -= up
+            room_list[compute_pool] -= compute
+            if at_edge:
+                room_list[bs_pool] -= bs
+            room_list[cache_pool] -= bits
+            choice[j] = k
+            break
+
+
+def _option_demands(inst: Instance, pools: Pools, full: np.ndarray, cache: Cache) -> np.ndarray:
+    """(N, 4, pools.size) what every option of every task draws at shares ``full`` (N, 4, 3), caches in bits."""
+    n = inst.n_devices
+    options = np.broadcast_to(np.arange(4), (n, 4)).T  # (4, N): candidate k serves every task with option k
+    return _demands(inst, pools, options, np.swapaxes(full, 0, 1), cache).swapaxes(0, 1)
+
+
+def _sized_options(inst: Instance, pools: Pools, times: TaskTimes, cache: Cache, prices: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Every option's shares (N, 4, 3) at ``prices`` (n_share,) and its demand on every pool (N, 4, P)."""
+    full = option_shares(inst, None, None, cache, *(x[0] for x in _task_prices(inst, pools, prices[None])),
+                         times=times)[0]
+    return full, _option_demands(inst, pools, np.nan_to_num(full, nan=np.inf), cache)
+
+
+def _downgrades_for(short: np.ndarray, j: int, value_j: float, choice: np.ndarray, demand: np.ndarray,
+                    value: np.ndarray, possible: np.ndarray) -> np.ndarray | None:
+    """Served tasks whose heavy models can turn light to free ``short`` (P,), what task ``j`` (worth
+    ``value_j``) lacks on each pool: only switches that free something it lacks and take nothing from
+    any pool, least accuracy lost per share of the shortfall covered first. None if no such set covers
+    it losing less than ``value_j``."""
+    heavy = np.flatnonzero((choice == 1) | (choice == 3))
+    heavy = heavy[possible[heavy, choice[heavy] - 1] & (heavy != j)]
+    if not len(heavy):
+        return None
+    delta = demand[heavy, choice[heavy] - 1] - demand[heavy, choice[heavy]]  # (H, P)
+    lacking = short > 0
+    freed = np.minimum(-delta[:, lacking], short[lacking]) / short[lacking]  # (H, L) share of each shortfall
+    loss = value[heavy, choice[heavy]] - value[heavy, choice[heavy] - 1]
+    useful = (delta <= 0).all(axis=1) & (freed > 0).any(axis=1)
+    heavy, delta, loss = heavy[useful], delta[useful], loss[useful]
+    left = short[lacking].copy()
+    taken: list[int] = []
+    spent = 0.0
+    available = np.ones(len(heavy), bool)
+    while (left > 0).any():
+        cover = np.minimum(-delta[:, lacking], np.maximum(left, 0.0)) / short[lacking]
+        gain = np.where(available, cover.sum(axis=1), 0.0)
+        if not (gain > 0).any():
+            return None
+        best = int(np.argmax(np.where(gain > 0, gain / np.maximum(loss, 1e-12), -1.0)))
+        taken.append(best)
+        available[best] = False
+        spent += loss[best]
+        left += delta[best, lacking]
+        if spent >= value_j:
+            return None
+    return heavy[taken]
+
+
+def refill(inst: Instance, times: TaskTimes, tasks: SlotTasks, probs: np.ndarray, possible: np.ndarray,
+           choice: np.ndarray, picked: np.ndarray, prices: np.ndarray, orders: np.ndarray, only: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Second chance for dropped tasks (module docstring, step 5). For each candidate of ``only`` that
+    dropped a task able to complete: prices re-balanced on what it admitted (its admitted tasks keep their
+    option; if they no longer fit at these prices, the candidate is left as it is); then each dropped
+    task, in the candidate's order, gets the first option by the policy's probability that fits the room
+    left, or that fits once some served heavy models turn light (:func:`_downgrades_for`), or, last (at
+    most :data:`REFILL_TRIALS` tries per candidate), that fits with every price re-balanced for the
+    assignment with it. Returns the new choice and shares, (K, N) and (K, N, 3)."""
+    pools = Pools(inst.n_gateways)
+    cache = tasks.cache
+    waiting = (choice < 0) & possible.any(axis=1)[None]
+    rows = only[waiting[only].any(axis=1)]
+    if not len(rows):
+        return choice, picked
+    choice, picked = choice.copy(), picked.copy()
+    new_prices, _ = balanced_prices(inst, times, choice[rows], REFILL_ROUNDS, start=prices[rows])
+    room = pool_room(inst, cache)
+    n = inst.n_devices
+    accuracy = inst.accuracy[np.arange(n), np.asarray(tasks.noisy, int)]  # (N, level)
+    value = accuracy[:, [level for _, level in OPTIONS]]
+    ranking = np.argsort(-probs[:, 1:], axis=1, kind="stable")
+    cache_room = np.append(room[pools.cache], room[pools.edge_cache])
+    for i, c in enumerate(rows):
+        price = new_prices[i]
+        full, demand = _sized_options(inst, pools, times, cache, price)
+        ch = choice[c]
+        served = np.flatnonzero(ch >= 0)
+        left = room - demand[served, ch[served]].sum(axis=0)
+        if (left[: pools.n_share] < -_SLACK).any():
+            continue  # re-balancing did not converge far enough: keep the admitted shares
+        trials = 0
+        for j in orders[c][waiting[c][orders[c]]]:
+            fitted = False
+            for k in ranking[j]:
+                if not possible[j, k]:
+                    continue
+                short = demand[j, k] - left
+                short[: pools.n_share] -= _SLACK
+                if (short <= 0).all():
+                    ch[j], fitted = k, True
+                    left -= demand[j, k]
+                    break
+                down = _downgrades_for(short, j, float(value[j, k]), ch, demand, value, possible)
+                if down is None:
+                    continue
+                left -= (demand[down, ch[down] - 1] - demand[down, ch[down]]).sum(axis=0) + demand[j, k]
+                ch[down] -= 1
+                ch[j], fitted = k, True
+                break
+            if fitted or trials >= REFILL_TRIALS:
+                continue
+            for k in ranking[j]:  # last: the task with its option, every price re-balanced
+                if not possible[j, k] or trials >= REFILL_TRIALS:
+                    continue
+                trials += 1
+                trial = ch.copy()
+                trial[j] = k
+                p, sh = balanced_prices(inst, times, trial[None], REFILL_ROUNDS, start=price[None])
+                loads = _loads(inst, pools, trial[None], np.fmin(sh, 1e3))[0]
+                placed = _cache_loads(inst, pools, trial[None], cache)[1][0]
+                if (loads <= 1.0).all() and (placed <= cache_room).all():
+                    ch[j], price = k, p[0]
+                    full, demand = _sized_options(inst, pools, times, cache, price)
+                    served = np.flatnonzero(ch >= 0)
+                    left = room - demand[served, ch[served]].sum(axis=0)
+                    break
+        served = ch >= 0
+        picked[c] = np.where(served[:, None], full[np.arange(n), np.maximum(ch, 0)], 0.0)
+    return choice, picked
+
+
+def _batch_decision(inst: Instance, choice: np.ndarray, shares: np.ndarray) -> Decision:
+    """K decisions as one :class:`Decision` of (K, N) arrays: option ``choice`` at ``shares`` (K, N, 3),
+    each pool scaled up to fill it (:func:`tadp.sizing.fill_pools`); keep flags all False."""
+    sites = np.array([SITE_NONE] + [site for site, _ in OPTIONS], np.int8)
+    levels = np.array([0] + [level for _, level in OPTIONS], np.int8)
+    k, n = choice.shape
+    decision = Decision(sites[choice + 1], levels[choice + 1], shares[..., 0].copy(), shares[..., 1].copy(),
+                        shares[..., 2].copy(), np.zeros((k, n, 2), bool), np.zeros((k, n, 2), bool))
+    fill_pools(inst, decision)
+    return decision
+
+
+def decode_candidates(inst: Instance, tasks: SlotTasks, probs: np.ndarray, classes: np.ndarray,
+                      possible: np.ndarray, *, repair_first: bool = True, refill_best: int | None = None
+                      ) -> Candidates:
+    """Decode K candidates ``classes`` (K, N) drawn from ``probs`` (N, 5) and score them all; ``possible``
+    (N, 4) marks the options that can complete at all (:attr:`SlotFeatures.possible`). ``repair_first``
+    False skips step 3; ``refill_best`` is how many of the best candidates step 5 revisits (default
+    :data:`REFILL_BEST`; 0 skips it)."""
+    refill_best = REFILL_BEST if refill_best is None else refill_best
+    k = classes.shape[0]
+    option = classes - 1
+    times = task_times(inst, tasks.data, tasks.deadline, tasks.cache)
+    prices, shares = balanced_prices(inst, times, option[:1], PRICE_ROUNDS)
+    if k > 1:
+        p_rest, s_rest = balanced_prices(inst, times, option[1:], SAMPLE_PRICE_ROUNDS,
+                                         start=np.repeat(prices, k - 1, axis=0))
+        prices, shares = np.concatenate([prices, p_rest]), np.concatenate([shares, s_rest])
+    orders = admission_orders(probs, classes)
+    if repair_first:
+        option, prices, shares = repair(inst, times, tasks.cache, probs, possible, option, orders, prices, shares)
+    choice, picked = admit(inst, times, tasks.cache, probs, option, orders, prices, shares)
+    batch, score, completion = _scored(inst, tasks, choice, picked)
+    if refill_best > 0:
+        best = np.argsort(-score, kind="stable")[:refill_best]
+        new_choice, picked = refill(inst, times, tasks, probs, possible, choice, picked, prices, orders, best)
+        changed = best[(new_choice[best] != choice[best]).any(axis=1)]  # rescored; the others keep their decision
+        choice = new_choice
+        if len(changed):
+            b2, s2, c2 = _scored(inst, tasks, choice[changed], picked[changed])
+            for name in ("site", "level", "uplink_share", "bs_share", "compute_share"):
+                getattr(batch, name)[changed] = getattr(b2, name)
+            score[changed], completion[changed] = s2, c2
+    return Candidates(classes, choice, batch, score, completion)
+
+
+def _scored(inst: Instance, tasks: SlotTasks, choice: np.ndarray, picked: np.ndarray
+            ) -> tuple[Decision, np.ndarray, np.ndarray]:
+    """K decisions (:func:`_batch_decision`) and the evaluator's scores (-1 if infeasible) and completions."""
+    batch = _batch_decision(inst, choice, picked)
+    k, n = choice.shape
+    out = evaluate_batch(
+        inst, np.full(k, tasks.slot), np.broadcast_to(tasks.cache.gateway, (k, n, 2)),
+        np.broadcast_to(tasks.cache.edge, (k, n, 2)), batch.site, batch.level, batch.uplink_share, batch.bs_share,
+        batch.compute_share, batch.keep_gateway, batch.keep_edge, data=np.broadcast_to(tasks.data, (k, n)),
+        deadline=np.broadcast_to(tasks.deadline, (k, n)), noisy=np.broadcast_to(tasks.noisy, (k, n)))
+    return batch, np.where(out.feasible, out.score, -1.0), out.completion
+
+
+__all__ = ["Candidates", "SlotTasks", "admission_orders", "admit", "balanced_prices", "decode_candidates",
+           "sample_classes"]

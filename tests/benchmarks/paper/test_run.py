@@ -1,0 +1,75 @@
+"""``tadp-bench paper`` end to end on quick budgets: points.csv, figures, resume, Fig. 4 and the claims, bad
+figure names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmarks.cli import main
+from benchmarks.paper import cells
+from benchmarks.paper.points import LABELS, METRICS
+
+FAST = ["--quick", "--workers", "1", "--no-progress", "--horizon-time-limit", "0"]
+
+
+@pytest.fixture(scope="module")
+def fig7a(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Fig. 7(a) quick with the untrained solvers: 2 points of 2x3, 2 slots each."""
+    out = tmp_path_factory.mktemp("fig7a")
+    assert main(["paper", "fig7a", *FAST, "--solvers", "highs,greedy,random", "--out", str(out)]) == 0
+    return out
+
+
+def test_quick_figure_writes_points_and_figures(fig7a: Path) -> None:
+    points = pd.read_csv(fig7a / "fig7a" / "points.csv")
+    assert list(points.columns) == LABELS + METRICS
+    assert sorted(points["value"].unique()) == [25.0, 300.0]  # the range's low end and Table IV
+    assert set(points["solver"]) == {"highs", "greedy", "random"}
+    assert len(points) == 2 * 3 and (points["figure"] == "fig7a").all() and (points["slots"] == 2).all()
+    assert (points["size"] == "2x3").all() and (points["parameter"] == "R_c").all()
+    assert points.loc[points["value"] == 25.0, "applied"].eq(25e6).all()
+    # the losses split each policy's distance from "every task completed with its heavy model"
+    assert (points[["loss_dropped", "loss_late", "loss_light"]] >= 0).all().all()
+    for ext in ("png", "pdf"):
+        assert (fig7a / "fig7a" / f"fig7a.{ext}").stat().st_size > 1000
+    timings = pd.read_csv(fig7a / "timings.csv")
+    assert timings["figure"].tolist() == ["fig7a"] and timings["ran"].iloc[0] == 2 * 3
+
+
+def test_rerun_skips_finished_cells(fig7a: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rerun of the same command runs no cell again and rebuilds the same points."""
+    before = (fig7a / "fig7a" / "points.csv").read_text()
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("a finished cell ran again")
+
+    monkeypatch.setattr(cells, "run_point_cell", refuse)
+    assert main(["paper", "fig7a", *FAST, "--solvers", "highs,greedy,random", "--out", str(fig7a)]) == 0
+    assert (fig7a / "fig7a" / "points.csv").read_text() == before
+    assert pd.read_csv(fig7a / "timings.csv")["ran"].tolist() == [6, 0]
+
+
+@pytest.mark.slow
+def test_fig4_and_claims_quick(tmp_path: Path) -> None:
+    """Fig. 4's learning curves and the claims table from a quick run of the paper's three schemes."""
+    assert main(["paper", "fig4", "claims", *FAST, "--solvers", "td3,ddpg,random,highs", "--out", str(tmp_path)]) == 0
+    curves = pd.read_csv(tmp_path / "fig4" / "curves.csv")
+    assert set(curves["solver"]) == {"td3", "ddpg"} and {"episode", "return", "seed"} <= set(curves.columns)
+    assert (tmp_path / "fig4" / "fig4.png").is_file()
+    claims = (tmp_path / "claims.md").read_text()
+    assert "+31.4 %" in claims and "2.20x" in claims and "Fig. 8" in claims
+    assert r"\toprule" in (tmp_path / "claims.tex").read_text()
+    points = pd.read_csv(tmp_path / "claims" / "points.csv")
+    assert set(points["figure"]) == {"fig4", "fig6a", "fig6b", "fig6c"}
+
+
+@pytest.mark.parametrize("figure", ["fig9", "figure5", "fig5"])
+def test_bad_figure_names_exit_2_with_one_line(figure: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["paper", figure, "--quick", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"unknown figure {figure!r}" in err[0]
+    assert not out.exists()

@@ -32,6 +32,19 @@ PANELS = {
 }
 
 
+#: The paper's multi-panel figures in its own layout: panels side by side (a, b, c), the caption's metrics
+#: as rows. Drawn as ``DIR/<name>.png`` once every panel has run.
+COMBINED = {
+    "fig5": (("fig5a", "fig5b", "fig5c"), [("accuracy_igw", "mean accuracy, tasks at IGWs"),
+                                           ("completion_igw", "completion ratio, tasks at IGWs")]),
+    "fig6": (("fig6a", "fig6b", "fig6c"), [("accuracy_bs", "mean accuracy, tasks at the BS")]),
+    "fig7": (("fig7a", "fig7b"), [("models_igw", "models cached at the IGWs / slot"),
+                                  ("models_ecas", "models cached at the ECaS / slot"),
+                                  ("completed_igw", "tasks completed at the IGWs / slot"),
+                                  ("completed_ecos", "tasks completed at the ECoS / slot")]),
+}
+
+
 def palette() -> dict[str, Any]:
     """One colour per registered solver, the same in every figure."""
     import seaborn as sns
@@ -164,4 +177,41 @@ def draw_figure(run_dir: Path, figure: str) -> list[Path]:
     return written
 
 
-__all__ = ["PANELS", "draw_figure", "footnote", "palette"]
+def draw_combined(run_dir: Path, name: str) -> list[Path]:
+    """The paper's ``name`` (``fig5``, ``fig6``, ``fig7``) in its layout, from its panels' points.csv; nothing
+    until every panel has run. PNG and PDF at ``DIR/<name>``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    panels, rows = COMBINED[name]
+    frames = [read_points(run_dir, panel) for panel in panels]
+    if any(f.empty for f in frames):
+        return []
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, axes = plt.subplots(len(rows), len(panels), figsize=(3.6 * len(panels), 2.8 * len(rows) + 0.8),
+                             squeeze=False)
+    colours = palette()
+    for col, (panel, frame) in enumerate(zip(panels, frames, strict=True)):
+        sweep = SWEEPS[panel]
+        for row, (column, label) in enumerate(rows):
+            ax = axes[row][col]
+            _draw_lines(ax, frame, column, colours, log_x=True)
+            ax.axvline(sweep.table_iv, color="0.8", lw=0.8, zorder=0)
+            ax.set(xlabel=sweep.axis if row == len(rows) - 1 else "", ylabel=label if col == 0 else "")
+            if row == 0:
+                ax.set_title(sweep.title.split(": ", 1)[-1].join(["(" + panel[-1] + ") ", ""]), fontsize=9)
+    _legend(fig, pd.concat(frames), colours)
+    fig.text(0.5, -0.01, footnote(run_dir, pd.concat(frames)), ha="center", va="top", fontsize=6.5, wrap=True)
+    written = []
+    for ext in ("png", "pdf"):
+        path = run_dir / f"{name}.{ext}"
+        fig.savefig(path, bbox_inches="tight", dpi=150)
+        written.append(path)
+    plt.close(fig)
+    return written
+
+
+__all__ = ["COMBINED", "PANELS", "draw_combined", "draw_figure", "footnote", "palette"]

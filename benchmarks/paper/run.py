@@ -166,11 +166,14 @@ def run_paper(cfg: PaperConfig, run_dir: Path, *, workers: int = 1, dask_schedul
                                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     collect(run_dir, plans)
     from benchmarks.paper.claims import write_claims
-    from benchmarks.paper.figures import draw_figure
+    from benchmarks.paper.figures import COMBINED, draw_combined, draw_figure
 
     for fp in plans:
         if fp.figure in SWEEPS:
             draw_figure(run_dir, fp.figure)
+    for name, (panels, _) in COMBINED.items():
+        if any(fp.figure in panels for fp in plans):
+            draw_combined(run_dir, name)
     if "claims" in cfg.figures:
         write_claims(run_dir, echo=progress)
     return run_dir

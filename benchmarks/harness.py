@@ -113,13 +113,15 @@ def solver_options(cfg: BenchConfig, name: str, run_dir: Path, key: str) -> dict
                           checkpoint=run_dir / "checkpoints" / f"{key}.pt")
 
 
-def budget_options(name: str, *, episodes: int, steps: int, preset: str, checkpoint: Path) -> dict[str, Any]:
+def budget_options(name: str, *, episodes: int, steps: int, preset: str, checkpoint: Path,
+                   device: str | None = None) -> dict[str, Any]:
     """Options a benchmark gives a solver, by what the registry says of it: a solver that trains gets the
-    training budget (``episodes`` of ``steps`` slots, network ``preset``) and a checkpoint path, an exact
-    one a single thread (cells run side by side), the others nothing."""
+    training budget (``episodes`` of ``steps`` slots, network ``preset``, torch ``device`` when given) and a
+    checkpoint path, an exact one a single thread (cells run side by side), the others nothing."""
     spec = REGISTRY[name]
     if spec.trains:
-        return {"episodes": episodes, "episode_slots": steps, "preset": preset, "save_to": str(checkpoint)}
+        options = {"episodes": episodes, "episode_slots": steps, "preset": preset, "save_to": str(checkpoint)}
+        return {**options, "device": device} if device else options
     if spec.kind == "exact":
         return {"threads": 1}
     return {}

@@ -52,6 +52,7 @@ def add_parser(sub: Any, name: str) -> None:
     budget.add_argument("--steps", type=positive(int), help=f"slots per training episode ({d.steps})")
     budget.add_argument("--preset", choices=("default", "paper"),
                         help="network sizes of the learners (default: small CPU; paper: Section V-A, a GPU)")
+    budget.add_argument("--device", help="torch device of the learners (cpu, the default; cuda on a GPU)")
     budget.add_argument("--time-limit", type=positive(float),
                         help=f"seconds per exact slot solve ({d.time_limit:g})")
     budget.add_argument("--horizon-time-limit", type=float,
@@ -69,7 +70,7 @@ def add_parser(sub: Any, name: str) -> None:
 
 #: Options whose value goes to :class:`~benchmarks.paper.run.PaperConfig` (argparse dest = field name).
 CONFIG_OPTIONS = ("size", "points", "seeds", "instances", "slots", "episodes", "steps", "preset", "time_limit",
-                  "horizon_time_limit")
+                  "horizon_time_limit", "device")
 
 
 def _values(args: argparse.Namespace) -> dict[str, Any]:

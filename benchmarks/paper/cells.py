@@ -45,6 +45,8 @@ class Budget:
     """Network preset of the learned solvers (``default`` or ``paper``)."""
     horizon_time_limit: float
     """Seconds for the clairvoyant episode optimum or bound of each trace (0: none)."""
+    device: str = "cpu"
+    """Torch device the learners train on (``cpu``, ``cuda``)."""
 
 
 def varies_with_seed(name: str) -> bool:
@@ -65,6 +67,8 @@ def _own_budget(name: str, budget: Budget) -> dict[str, Any]:
     own: dict[str, Any] = {"slots": budget.slots}
     if spec.trains:
         own.update(episodes=budget.episodes, steps=budget.steps, preset=budget.preset)
+        if budget.device != "cpu":  # another device rounds differently: its own cells
+            own["device"] = budget.device
     if spec.kind == "exact":
         own["time_limit"] = budget.time_limit
     return own
@@ -86,7 +90,7 @@ def run_point_cell(point: Point, index: int, name: str, seed: int, budget: Budge
     key = policy_key(point, index, name, seed, budget)
     inst = point_instance(point, index, budget.slots)
     options = budget_options(name, episodes=budget.episodes, steps=budget.steps, preset=budget.preset,
-                             checkpoint=run_dir / "checkpoints" / f"{key}.pt")
+                             checkpoint=run_dir / "checkpoints" / f"{key}.pt", device=budget.device)
     solver, train_s = prepare_solver(name, options, inst, seed=seed, curve_file=run_dir / "curves" / f"{key}.csv",
                                      curve_labels={"size": point.size, "point": point.digest(),
                                                    "instance_index": index, "solver": name, "seed": seed})

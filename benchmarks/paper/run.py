@@ -61,9 +61,12 @@ class PaperConfig:
     """Seconds per exact slot solve."""
     horizon_time_limit: float = 60.0
     """Seconds for the clairvoyant horizon optimum or bound per trace (0 skips it)."""
+    device: str = "cpu"
+    """Torch device of the learners (``cuda`` for the ``paper`` preset on a GPU)."""
 
     def budget(self) -> Budget:
-        return Budget(self.slots, self.time_limit, self.episodes, self.steps, self.preset, self.horizon_time_limit)
+        return Budget(self.slots, self.time_limit, self.episodes, self.steps, self.preset, self.horizon_time_limit,
+                      self.device)
 
     def to_json(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
@@ -90,6 +93,13 @@ def make_paper_config(figures: Sequence[str], **values: Any) -> PaperConfig:
         raise TadpInputError("argument", "--preset", f"expected default or paper, got {values['preset']!r}")
     if values.get("horizon_time_limit", 0.0) < 0:
         raise TadpInputError("argument", "--horizon-time-limit", "must be >= 0")
+    if values.get("device", "cpu") != "cpu":
+        from solvers.learned.td3 import torch_device
+
+        try:
+            torch_device(values["device"])  # a missing GPU fails here, before any cell runs
+        except RuntimeError as exc:
+            raise TadpInputError("argument", "--device", str(exc)) from None
     return PaperConfig(figures=tuple(names), **values)
 
 

@@ -75,3 +75,18 @@ def test_bad_figure_names_exit_2_with_one_line(figure: str, tmp_path: Path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"unknown figure {figure!r}" in err[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["fig4", "--size", "3-5"], "--size"),
+    (["fig4", "--solvers", "td3,magic"], "unknown solver 'magic'"),
+    (["fig4", "--seeds", "a,b"], "--seeds"),
+    (["fig4", "--points", "0"], "--points"),
+    (["fig4", "--device", "tpu"], "--device"),
+])
+def test_bad_options_exit_2_before_any_work(argv: list[str], fragment: str, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["paper", *argv, "--out", str(out)]) == 2
+    assert fragment in capsys.readouterr().err
+    assert not out.exists()

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tadp._malloc import tune_malloc
-from tadp.decision import SITE_EDGE, SITE_GATEWAY, Decision
+from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE, Decision
 from tadp.evaluator import evaluate_batch, evaluate_slot
 from tadp.generator import generate_instance
 from tadp.instance import Instance, instance_to_json, read_instance, write_instance
@@ -29,7 +29,7 @@ def random_decision(inst: Instance, rng: np.random.Generator, served: float = 0.
     n = inst.n_devices
     site = rng.choice([SITE_GATEWAY, SITE_EDGE], size=n).astype(np.int8) * (rng.random(n) < served)
     m = inst.gateway_membership
-    served_per_gw = np.maximum((site != 0) @ m, 1)
+    served_per_gw = np.maximum((site != SITE_NONE) @ m, 1)
     at_gw_per_gw = np.maximum((site == SITE_GATEWAY) @ m, 1)
     n_edge = max(int((site == SITE_EDGE).sum()), 1)
     gw = inst.device_gateway

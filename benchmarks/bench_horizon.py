@@ -96,7 +96,8 @@ def run(name: str, case: Case, method: str, policies: bool, policy_time_limit: f
             if res.status == "error":
                 raise RuntimeError(res.info.get("error"))
         elif method == "episode-bound":
-            incumbent, bound, status = episode_bound(inst, case.slots, case.time_limit, seed=seed)
+            found = episode_bound(inst, case.slots, case.time_limit, seed=seed)
+            incumbent, bound, status = found.incumbent, found.bound, found.status
             row.update(status=status, incumbent=incumbent, bound=bound)
         else:
             rolling = rolling_horizon(inst, case.slots, time_limit=case.time_limit / 2, seed=seed)

@@ -43,6 +43,8 @@ import torch
 from solvers import make_solver
 from solvers.base import solve_episode
 from tadp.decision import SITE_NONE
+from tadp.decoders import FIELDS_PER_TASK
+from tadp.env import OBS_PER_TASK
 from tadp.generator import draw_trace_seeded, generate_instance, options_of, parse_size
 from tadp.instance import Instance
 
@@ -67,7 +69,8 @@ def run_inference(args: argparse.Namespace) -> None:
     cfg = preset(args.preset, "td3")
     torch.manual_seed(0)
     n = inst.n_devices
-    fp32 = Policy(Actor(7 * n, 10 * n, cfg.actor_hidden), -np.ones(10 * n), np.ones(10 * n), "cpu")
+    fp32 = Policy(Actor(OBS_PER_TASK * n, FIELDS_PER_TASK * n, cfg.actor_hidden), -np.ones(FIELDS_PER_TASK * n),
+                  np.ones(FIELDS_PER_TASK * n), "cpu")
     policy = fp32.int8() if args.int8 else fp32
     opts = options_of(inst)
     cache = inst.initial_cache

@@ -37,6 +37,7 @@ import numpy as np
 
 from solvers import REGISTRY, benchmark_solvers, reference_solver
 from tadp import __version__
+from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE
 from tadp.errors import TadpInputError
 from tadp.generator import GeneratorOptions, generate_instance, load_scenario, parse_size, size_label
 from tadp.instance import Cache, Instance, atomic_write_text, write_instance
@@ -140,7 +141,6 @@ def slot_metrics(inst: Instance, slot: int, cache: Cache, decision: Any, outcome
     completed, the accuracy earned at each site, the models cached at each node, and the distance from
     "every task completed with its heavy model" split by cause (dropped, late, light model), in score
     points (each a sum over tasks divided by N, so the three add up to that distance)."""
-    from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE
     from tadp.evaluator import heavy_share
 
     n = inst.n_devices
@@ -247,9 +247,9 @@ def run_episode_cell(cfg: BenchConfig, size: str, index: int) -> dict[str, Any]:
 
     inst = build_instance(cfg, size, index)
     started = time.perf_counter()
-    incumbent, bound, status = episode_bound(inst, cfg.slots, time_limit=cfg.horizon_time_limit, seed=cfg.seed)
+    result = episode_bound(inst, cfg.slots, time_limit=cfg.horizon_time_limit, seed=cfg.seed)
     row = {"size": size, "instance": inst.name, "instance_index": index, "slots": cfg.slots,
-           "horizon_score": incumbent, "horizon_bound": bound, "horizon_status": status,
+           "horizon_score": result.incumbent, "horizon_bound": result.bound, "horizon_status": result.status,
            "horizon_time_s": time.perf_counter() - started}
     return {"key": cell_key("episode", size, index, cfg.slots), "type": "episode", "rows": [row]}
 

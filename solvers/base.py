@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tadp.decision import Decision
+from tadp.decision import SITE_EDGE, SITE_GATEWAY, Decision
 from tadp.errors import TadpInputError
 from tadp.evaluator import CLAIM_TOL, SlotOutcome, evaluate_slot
 from tadp.instance import Cache, Instance
@@ -82,8 +82,8 @@ def apply_keep_rule(decision: Decision, rule: str) -> Decision:
         d.keep_edge = np.zeros((n, 2), bool)
         if rule == "used":
             rows = np.arange(n)
-            d.keep_gateway[rows, d.level] = d.site == 1
-            d.keep_edge[rows, d.level] = d.site == 2
+            d.keep_gateway[rows, d.level] = d.site == SITE_GATEWAY
+            d.keep_edge[rows, d.level] = d.site == SITE_EDGE
     return d
 
 

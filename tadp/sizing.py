@@ -19,6 +19,8 @@ turns a planned completion into a miss. The evaluator stays the only judge.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE, Decision
@@ -29,9 +31,18 @@ from tadp.physics import SIZING_MARGIN, Pools, compute_seconds, fetch_times, hop
 OPTIONS = ((SITE_GATEWAY, 0), (SITE_GATEWAY, 1), (SITE_EDGE, 0), (SITE_EDGE, 1))
 
 
+@dataclass(eq=False)
+class SizedOptions:
+    """Every task's four options (:data:`OPTIONS`) with the smallest shares that meet its deadline."""
+
+    demand: np.ndarray  # (N, 4, P) what each option draws on every pool (tadp.physics.Pools order)
+    shares: np.ndarray  # (N, 4, 3) its uplink, BS and compute shares
+    possible: np.ndarray  # (N, 4) bool: the option can meet the deadline at all (fetch and shares <= 1)
+
+
 def option_demands(
     inst: Instance, data: np.ndarray, deadline: np.ndarray, cache: Cache, band_price: float, compute_price: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> SizedOptions:
     """Per task and option (N, 4): the demand over the pools (N, 4, P), the shares that meet the
     deadline (N, 4, 3: uplink, BS, compute) and whether the option can meet it at all (N, 4)."""
     pools = Pools(inst.n_gateways)
@@ -75,7 +86,7 @@ def option_demands(
             demand[rows, k, pools.band[gw]] = uplink
             shares[:, k] = np.stack([uplink, bs, compute], axis=-1)
             possible[:, k] = (fetch < budget) & (uplink <= 1.0) & (bs <= 1.0) & (compute > 0) & (compute <= 1.0)
-    return demand, shares, possible
+    return SizedOptions(demand, shares, possible)
 
 
 def pool_room(inst: Instance, cache: Cache) -> np.ndarray:

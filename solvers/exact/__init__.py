@@ -23,8 +23,9 @@ the package does not load every back end (Pyomo, OR-Tools).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from solvers._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from solvers.exact.cpsat import CpSatSolver
@@ -51,15 +52,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = ["CpSatSolver", "Enumeration", "LoadCertificate", "PyomoSolver", "SlotOptions", "SlotSolution", "build_model",

@@ -33,7 +33,7 @@ from solvers.exact.oa import LpRounds, choice_vector, lp_rounds, resource_cut, s
 from solvers.exact.options import COMPUTE, SlotOptions, slot_options
 from solvers.exact.oracle import LoadCertificate
 from tadp.errors import TadpInputError
-from tadp.instance import Cache, Instance
+from tadp.instance import Cache, Instance, atomic_output
 
 #: Initial tangent points of a leg: from its longest possible time down by this factor, to its
 #: shortest (share 1); the shortest point also encodes ``share <= 1``.
@@ -264,7 +264,8 @@ def export_model(inst: Instance, slot: int, path: str | Path, fmt: str, *, formu
     model = build_model(inst, slot, inst.initial_cache, formulation=formulation)
     if tighten and model.slot_options.n_options:
         tighten_relaxation(model, HighsBackend(model, None, 0), math.inf)
-    model.write(str(path), format=EXPORT_FORMATS[fmt], io_options={"symbolic_solver_labels": True})
+    with atomic_output(path) as partial:
+        model.write(str(partial), format=EXPORT_FORMATS[fmt], io_options={"symbolic_solver_labels": True})
 
 
 # ============================================================================ cuts and LP rounds

@@ -44,7 +44,8 @@ def plan(inst: Instance, data: np.ndarray, deadline: np.ndarray, noisy: np.ndarr
          band_price: float = 1.0, compute_price: float = 1.0) -> Decision:
     """The greedy decision (keep flags all False) for tasks (N,) from ``cache``, at the given pool prices."""
     n = inst.n_devices
-    demand, shares, possible = option_demands(inst, data, deadline, cache, band_price, compute_price)
+    sized = option_demands(inst, data, deadline, cache, band_price, compute_price)
+    demand, shares, possible = sized.demand, sized.shares, sized.possible
     accuracy = inst.accuracy[np.arange(n), np.asarray(noisy, int)]  # (N, level)
     value = accuracy[:, [level for _, level in OPTIONS]]  # (N, 4)
     room = pool_room(inst, cache)

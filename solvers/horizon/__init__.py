@@ -26,8 +26,9 @@ The names below are re-exported here; each is imported on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from solvers._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from solvers.horizon.bands import solve_horizon_band
@@ -57,15 +58,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = ["EpisodeEnumeration", "HorizonData", "HorizonResult", "HorizonSolver", "block_bound", "build_horizon_model",

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from solvers.exact.options import SlotOptions, slot_options
-from tadp.decision import SITE_EDGE, SITE_GATEWAY, Decision
+from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE, Decision
 from tadp.errors import TadpInputError
 from tadp.instance import Cache, Instance
 from tadp.physics import completion_delay, fetch_times, fits_capacity, within_deadline
@@ -261,7 +261,7 @@ def plan_decision(hs: HorizonSlot, plan: SlotPlan, served: Decision, keep: Cache
     p = hs.place
     for o in plan.place:
         j = int(p.task[o])
-        if d.site[j] != 0:
+        if d.site[j] != SITE_NONE:
             raise ValueError(f"task {j} both served and place-only")
         d.site[j] = p.site[o]
         d.level[j] = p.level[o]
@@ -350,7 +350,7 @@ def horizon_data(inst: Instance, first_slot: int, n_slots: int, start: Cache) ->
         for kind, table, gate, acc in ((SERVE, hs.serve, hs.gate, hs.serve.accuracy),
                                        (PLACE, hs.place, hs.place.gate, np.zeros(hs.place.n_options))):
             m = table.n_options
-            node = np.where(table.site == 1, NODE_GATEWAY, NODE_EDGE)
+            node = np.where(table.site == SITE_GATEWAY, NODE_GATEWAY, NODE_EDGE)
             cols["step"].append(np.full(m, s))
             cols["kind"].append(np.full(m, kind))
             cols["local"].append(np.arange(m))

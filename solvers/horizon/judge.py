@@ -29,7 +29,7 @@ from solvers.horizon.data import (
     plan_decision,
     plan_flags,
 )
-from tadp.decision import Decision
+from tadp.decision import SITE_GATEWAY, SITE_NONE, Decision
 from tadp.evaluator import evaluate_episode
 from tadp.instance import Cache
 
@@ -192,12 +192,12 @@ def plans_of_decisions(data: HorizonData, decisions: list[Decision]) -> list[Slo
             plans.append(SlotPlan(np.zeros(0, np.int64), np.zeros(0, np.int64)))
             continue
         serve, place = [], []
-        for j in np.flatnonzero(d.site != 0):
+        for j in np.flatnonzero(d.site != SITE_NONE):
             site, level = int(d.site[j]), int(d.level[j])
             node = node_of_site(site)
             if out.completed[j]:
                 resident = cache.gateway[j, level] if node == NODE_GATEWAY else cache.edge[j, level]
-                want = node if resident else (NODE_EDGE if site == 1 and cache.edge[j, level] else GATE_NONE)
+                want = node if resident else (NODE_EDGE if site == SITE_GATEWAY and cache.edge[j, level] else GATE_NONE)
                 match = np.flatnonzero((hs.serve.task == j) & (hs.serve.site == site) & (hs.serve.level == level)
                                        & (hs.gate == want))
                 if len(match) == 0:

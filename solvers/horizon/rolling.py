@@ -255,11 +255,20 @@ def block_bound(
 
 
 # ============================================================================ for the harness
+@dataclass(frozen=True)
+class EpisodeBound:
+    """The clairvoyant optimum of an episode, or a bound on it with an incumbent."""
+
+    incumbent: float  # the best episode score met (the evaluator's)
+    bound: float  # a valid upper bound on the horizon optimum
+    status: str  # "optimal" (bound = incumbent within 1e-6, relative) or "time_limit"
+
+
 def episode_bound(inst: Instance, n_slots: int | None = None, time_limit: float = 600.0, *, seed: int = 0
-                  ) -> tuple[float, float, str]:
-    """(incumbent episode score, valid upper bound on the clairvoyant optimum, status) for slots
-    0 .. n_slots-1 within about ``time_limit`` seconds; status ``optimal`` when proven (relative gap
-    <= 1e-6), else ``time_limit``. The incumbent is an episode the evaluator scored.
+                  ) -> EpisodeBound:
+    """The incumbent episode score, a valid upper bound on the clairvoyant optimum and the status for
+    slots 0 .. n_slots-1 within about ``time_limit`` seconds; status ``optimal`` when proven (relative
+    gap <= 1e-6), else ``time_limit``. The incumbent is an episode the evaluator scored.
 
     Up to :data:`MONOLITHIC_MAX_OPTIONS` options the horizon is solved whole by :class:`HorizonSolver` with its
     defaults (slot bands up to 16 tasks per slot, else the monolithic model seeded with the better of the greedy
@@ -276,7 +285,7 @@ def episode_bound(inst: Instance, n_slots: int | None = None, time_limit: float 
         res = HorizonSolver().solve_horizon(inst, n, time_limit=time_limit, seed=seed)
         if res.status == "error":
             raise RuntimeError(res.info.get("error"))
-        return res.score, res.bound, res.status
+        return EpisodeBound(res.score, res.bound, res.status)
     episode = warm_start_episode(inst, n, 0, inst.initial_cache, "both", 0.3 * time_limit, seed)
     assert episode is not None
     incumbent = float(np.mean([o.score for o in evaluate_episode(inst, episode)]))
@@ -284,7 +293,7 @@ def episode_bound(inst: Instance, n_slots: int | None = None, time_limit: float 
     bb = block_bound(inst, n, time_limit=left, incumbent=incumbent, seed=seed)
     bound = max(bb.bound, incumbent)
     status = "optimal" if bound - incumbent <= 1e-6 * incumbent else "time_limit"
-    return incumbent, bound, status
+    return EpisodeBound(incumbent, bound, status)
 
 
-__all__ = ["MONOLITHIC_MAX_OPTIONS", "BlockBound", "block_bound", "episode_bound", "rolling_horizon"]
+__all__ = ["MONOLITHIC_MAX_OPTIONS", "BlockBound", "EpisodeBound", "block_bound", "episode_bound", "rolling_horizon"]

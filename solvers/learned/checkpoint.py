@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,6 +13,7 @@ from solvers.learned.networks import Actor, Critic
 from solvers.learned.policy import Policy
 from solvers.learned.td3 import Td3Config, TrainResult, torch_device
 from tadp.errors import TadpInputError
+from tadp.instance import atomic_output
 
 CHECKPOINT_FORMAT = "tadp-checkpoint/1"
 
@@ -36,11 +36,8 @@ def save_checkpoint(path: str | os.PathLike[str], result: TrainResult, extra: di
         "steps": result.steps,
         "extra": {**result.extra, **(extra or {})},
     }
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")  # readers never see a half-written file
-    torch.save(doc, partial)
-    os.replace(partial, target)
+    with atomic_output(path) as partial:  # readers never see a half-written file
+        torch.save(doc, partial)
 
 
 def load_checkpoint(path: str | os.PathLike[str], device: str = "cpu") -> TrainResult:

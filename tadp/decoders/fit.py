@@ -85,7 +85,8 @@ def _decode(inst: Instance, action: np.ndarray, cache: Cache, data: np.ndarray,
     order = np.argsort(-priority, kind="stable")
 
     pools = Pools(inst.n_gateways)
-    demand, shares, possible = option_demands(inst, data, deadline, cache, 1.0, 1.0)
+    sized = option_demands(inst, data, deadline, cache, 1.0, 1.0)
+    demand, shares, possible = sized.demand, sized.shares, sized.possible
     room_list = pool_room(inst, cache).tolist()
     # the pools each (task, option) draws on, as Python lists (the admission loop is scalar)
     gw = inst.device_gateway

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,14 @@ from hypothesis import strategies as st
 
 from tadp.errors import TadpInputError
 from tadp.generator import GeneratorOptions, generate_instance
-from tadp.instance import instance_from_json, instance_to_json, read_instance, write_instance
+from tadp.instance import (
+    atomic_output,
+    atomic_write_text,
+    instance_from_json,
+    instance_to_json,
+    read_instance,
+    write_instance,
+)
 
 
 def _reject(doc: Any, field: str, fragment: str) -> None:
@@ -178,3 +186,18 @@ def test_reader_round_trips_writer(tmp_path_factory: pytest.TempPathFactory, cou
     assert back.initial_cache == inst.initial_cache
     assert back.provenance == inst.provenance and back.name == inst.name
     assert instance_to_json(back) == path.read_text()
+
+
+def test_atomic_output_leaves_nothing_half_written(tmp_path: Path) -> None:
+    """A failed write leaves neither the target nor a temporary file; a finished one has the umask's mode."""
+    target = tmp_path / "sub" / "out.txt"
+    with pytest.raises(RuntimeError):
+        with atomic_output(target) as partial:
+            partial.write_text("half")
+            raise RuntimeError("interrupted")
+    assert not target.exists() and list(target.parent.iterdir()) == []
+    atomic_write_text(target, "whole")
+    assert target.read_text() == "whole" and [p.name for p in target.parent.iterdir()] == ["out.txt"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask

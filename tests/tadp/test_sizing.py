@@ -24,7 +24,10 @@ GATEWAY_LIGHT, GATEWAY_HEAVY, EDGE_LIGHT, EDGE_HEAVY = (OPTIONS.index(o) for o i
 def test_gateway_option_splits_the_deadline_at_the_cheapest_point(tiny):
     """Task 0 of slot 0 at its gateway, light model: upload a = 2e6 / (1e6 * 4) = 0.5 s, compute
     b = 1e7 / 1e8 = 0.1 s, T = 2 s: shares sum to (sqrt 0.5 + sqrt 0.1)^2 / T(1 - margin) = 0.52360."""
-    demand, shares, possible = option_demands(tiny, tiny.data[0], tiny.deadline[0], Cache.empty(2), 1.0, 1.0)
+    sized = option_demands(tiny, tiny.data[0], tiny.deadline[0], Cache.empty(2), 1.0, 1.0)
+    demand = sized.demand
+    shares = sized.shares
+    possible = sized.possible
     uplink, bs, compute = shares[0, GATEWAY_LIGHT]
     budget = 2.0 * (1 - SIZING_MARGIN)
     assert uplink + compute == pytest.approx((math.sqrt(0.5) + math.sqrt(0.1)) ** 2 / budget, rel=1e-12)
@@ -43,7 +46,9 @@ def test_a_slow_fetch_pushes_the_arrival_back(tiny):
     Light from the cloud: fetch 0.6 s; with upload a = 0.2 s and compute b = 2e7 / 1e8 = 0.2 s the upload
     would end at T sqrt(a) / (sqrt(a) + sqrt(b)) = 0.5 s, so the arrival is the fetch, 0.6 s: uplink share
     0.2 / 0.6, compute 0.2 / (T - 0.6)."""
-    _, shares, possible = option_demands(tiny, tiny.data[0], tiny.deadline[0], Cache.empty(2), 1.0, 1.0)
+    sized = option_demands(tiny, tiny.data[0], tiny.deadline[0], Cache.empty(2), 1.0, 1.0)
+    shares = sized.shares
+    possible = sized.possible
     assert not possible[1, GATEWAY_HEAVY]
     uplink, _, compute = shares[1, GATEWAY_LIGHT]
     assert uplink == pytest.approx(0.2 / 0.6, rel=1e-12)
@@ -53,14 +58,17 @@ def test_a_slow_fetch_pushes_the_arrival_back(tiny):
 def test_a_resident_model_needs_no_cache_room(tiny):
     """With device 0's light model at its gateway, the option places nothing."""
     cache = Cache(np.array([[1, 0], [0, 0]], bool), np.zeros((2, 2), bool))
-    demand, _, _ = option_demands(tiny, tiny.data[0], tiny.deadline[0], cache, 1.0, 1.0)
+    sized = option_demands(tiny, tiny.data[0], tiny.deadline[0], cache, 1.0, 1.0)
+    demand = sized.demand
     assert demand[0, GATEWAY_LIGHT, Pools(1).cache[0]] == 0.0
 
 
 def test_edge_option_splits_between_uplink_hop_and_compute(tiny):
     """Task 0 at the edge, light: upload a1 = 0.5 s, hop a2 = 2e6 / (2e6 * 2) = 0.5 s, compute
     b = 1e7 / 2e8 = 0.05 s; their times add up to the budget and the shares are priced minima."""
-    _, shares, possible = option_demands(tiny, tiny.data[0], tiny.deadline[0], Cache.empty(2), 1.0, 1.0)
+    sized = option_demands(tiny, tiny.data[0], tiny.deadline[0], Cache.empty(2), 1.0, 1.0)
+    shares = sized.shares
+    possible = sized.possible
     uplink, bs, compute = shares[0, EDGE_LIGHT]
     budget = 2.0 * (1 - SIZING_MARGIN)
     assert possible[0, EDGE_LIGHT]
@@ -71,7 +79,9 @@ def test_edge_option_splits_between_uplink_hop_and_compute(tiny):
 def test_sized_shares_complete_when_served_alone(tiny):
     """Every possible option, served alone at its sized shares, completes by the evaluator's judgement."""
     cache = Cache.empty(2)
-    _, shares, possible = option_demands(tiny, tiny.data[0], tiny.deadline[0], cache, 1.0, 3.0)
+    sized = option_demands(tiny, tiny.data[0], tiny.deadline[0], cache, 1.0, 3.0)
+    shares = sized.shares
+    possible = sized.possible
     for j in range(2):
         for k in np.flatnonzero(possible[j]):
             choice = np.full(2, -1)
@@ -88,7 +98,8 @@ def test_pool_room_and_filled_pools(tiny):
     pools = Pools(1)
     assert room[pools.band[0]] == room[pools.compute[0]] == room[pools.bs] == room[pools.edge_compute] == 1.0
     assert room[pools.cache[0]] == 100e6 - 10e6 and room[pools.edge_cache] == 200e6 - 40e6
-    _, shares, _ = option_demands(tiny, tiny.data[0], tiny.deadline[0], cache, 1.0, 1.0)
+    sized = option_demands(tiny, tiny.data[0], tiny.deadline[0], cache, 1.0, 1.0)
+    shares = sized.shares
     d = decision_of_choice(tiny, np.array([GATEWAY_LIGHT, EDGE_LIGHT]), shares)
     assert list(d.site) == [SITE_GATEWAY, SITE_EDGE]
     assert d.uplink_share.sum() == pytest.approx(1.0) and d.bs_share[1] == pytest.approx(1.0)

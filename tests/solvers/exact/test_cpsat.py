@@ -16,6 +16,7 @@ from solvers import make_solver
 from solvers.exact.cpsat import SCALE, CpSatSolver, GridOptions, build_grid, scaled_down, scaled_up, unscaled
 from solvers.exact.highs import PyomoSolver
 from solvers.exact.options import slot_options
+from tadp.decision import SITE_NONE
 from tadp.generator import GeneratorOptions, generate_instance
 
 CASES = [
@@ -106,7 +107,7 @@ def test_cpsat_keep_rule_and_options() -> None:
     result = CpSatSolver(keep="none").solve(inst, 0, inst.initial_cache, time_limit=30.0)
     assert not result.outcome.next_cache.gateway.any() and not result.outcome.next_cache.edge.any()
     used = CpSatSolver().solve(inst, 0, inst.initial_cache, time_limit=30.0)
-    served = used.decision.site != 0
+    served = used.decision.site != SITE_NONE
     assert used.outcome.next_cache.gateway.sum() + used.outcome.next_cache.edge.sum() == served.sum()
     with pytest.raises(ValueError, match="grid_ratio"):
         CpSatSolver(grid_ratio=1.0)

@@ -16,7 +16,7 @@ from solvers.exact.highs import PyomoSolver, solve_slot
 from solvers.exact.model import build_model, export_model
 from solvers.exact.options import COMPUTE, HOP, UPLOAD, slot_options
 from solvers.exact.oracle import FEASIBLE, INFEASIBLE, min_max_load, option_costs, schedule_decision
-from tadp.decision import SITE_EDGE, SITE_GATEWAY
+from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE
 from tadp.evaluator import evaluate_slot
 from tadp.generator import GeneratorOptions, generate_instance
 from tadp.instance import Cache
@@ -179,7 +179,7 @@ def test_keep_rule_used(solver: PyomoSolver) -> None:
     rows = np.arange(inst.n_devices)
     expected_gw[rows, d.level] = d.site == SITE_GATEWAY
     expected_edge[rows, d.level] = d.site == SITE_EDGE
-    assert (d.site != 0).any()
+    assert (d.site != SITE_NONE).any()
     assert np.array_equal(result.outcome.next_cache.gateway, expected_gw)
     assert np.array_equal(result.outcome.next_cache.edge, expected_edge)
 
@@ -210,6 +210,7 @@ def test_model_has_a_block_per_label_and_exports(tmp_path) -> None:
     assert (tmp_path / "slot.mps").stat().st_size > 0
     with pytest.raises(ValueError, match="format"):
         export_model(inst, 0, tmp_path / "slot.txt", "txt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["slot.lp", "slot.mps"]  # no partial file left
 
 
 def test_paper_scenario_serves_everything_heavy(solver: PyomoSolver) -> None:
@@ -217,5 +218,5 @@ def test_paper_scenario_serves_everything_heavy(solver: PyomoSolver) -> None:
     inst = generate_instance([3, 2], seed=5, slots=1, options=GeneratorOptions(scenario="paper"))
     result = solver.solve(inst, 0, inst.initial_cache, time_limit=30.0)
     assert result.status == "optimal"
-    assert (result.decision.site != 0).all() and (result.decision.level == 1).all()
+    assert (result.decision.site != SITE_NONE).all() and (result.decision.level == 1).all()
 

@@ -11,7 +11,7 @@ import pytest
 from solvers import make_solver
 from solvers.base import solve_episode
 from solvers.heuristics.greedy import plan
-from tadp.decision import SITE_NONE
+from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE
 from tadp.errors import TadpInputError
 from tadp.evaluator import evaluate_slot
 from tadp.generator import GeneratorOptions, generate_instance
@@ -28,7 +28,7 @@ def test_ample_resources_serve_everything_heavy() -> None:
     assert (d.site != SITE_NONE).all() and (d.level == 1).all()
     assert result.outcome.completion == 1.0
     rows = np.arange(2)
-    assert (d.keep_gateway[rows, 1] == (d.site == 1)).all() and (d.keep_edge[rows, 1] == (d.site == 2)).all()
+    assert (d.keep_gateway[rows, 1] == (d.site == SITE_GATEWAY)).all() and (d.keep_edge[rows, 1] == (d.site == SITE_EDGE)).all()
 
 
 def test_a_deadline_shorter_than_every_fetch_is_not_served() -> None:

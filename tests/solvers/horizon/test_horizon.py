@@ -23,7 +23,7 @@ from solvers.horizon.model import build_horizon_model
 from solvers.horizon.monolithic import solve_horizon
 from solvers.horizon.rolling import block_bound, episode_bound, rolling_horizon
 from solvers.horizon.solver import HorizonSolver
-from tadp.decision import SITE_GATEWAY
+from tadp.decision import SITE_GATEWAY, SITE_NONE
 from tadp.evaluator import evaluate_episode
 from tadp.generator import GeneratorOptions, generate_instance
 from tadp.instance import Cache
@@ -209,7 +209,7 @@ def test_place_only_service_is_used() -> None:
     assert res.objective > 0.1
     assert res.objective == pytest.approx(enumerate_episode(inst).value, abs=1e-6)
     first = evaluate_episode(inst, res.decisions)[0]
-    late = (res.decisions[0].site != 0) & ~first.completed
+    late = (res.decisions[0].site != SITE_NONE) & ~first.completed
     assert late.any() and (first.placed.gateway.any() or first.placed.edge.any())
     assert res.decisions[0].uplink_share[late].max() == 0.0
     assert res.slot_scores[0] == 0.0 and res.slot_scores[1] > 0.0
@@ -327,5 +327,6 @@ def test_block_bound_and_rolling_horizon_bracket_the_optimum() -> None:
     stepped = block_bound(inst, time_limit=60.0, block=2, incumbent=rolling.score, iterations=4)
     assert stepped.bound >= best.objective - 1e-6
     assert stepped.bound <= free.bound + 1e-9
-    incumbent, bound, _ = episode_bound(inst, time_limit=30.0)
+    found = episode_bound(inst, time_limit=30.0)
+    incumbent, bound = found.incumbent, found.bound
     assert incumbent <= best.objective + 1e-6 <= bound + 2e-6

@@ -15,7 +15,7 @@ from solvers import make_solver
 from solvers.base import solve_episode
 from solvers.learned.checkpoint import load_checkpoint, save_checkpoint
 from solvers.learned.td3 import Td3Config, preset, train
-from tadp.env import TadpEnv
+from tadp.env import OBS_PER_TASK, TadpEnv
 from tadp.errors import TadpInputError
 from tadp.generator import generate_instance
 
@@ -32,7 +32,7 @@ def inst_2x3():
 
 def _probe(result, inst) -> np.ndarray:
     """The policy's actions on a fixed batch of observations."""
-    obs = np.random.default_rng(0).random((5, 7 * inst.n_devices)).astype(np.float32)
+    obs = np.random.default_rng(0).random((5, OBS_PER_TASK * inst.n_devices)).astype(np.float32)
     return result.policy(obs)
 
 

@@ -109,10 +109,10 @@ def run_horizon_cell(point: Point, index: int, budget: Budget) -> dict[str, Any]
     single_threaded()
     inst = point_instance(point, index, budget.slots)
     started = time.perf_counter()
-    incumbent, bound, status = episode_bound(inst, budget.slots, time_limit=budget.horizon_time_limit)
+    found = episode_bound(inst, budget.slots, time_limit=budget.horizon_time_limit)
     row = {"size": point.size, "point": point.digest(), "instance_index": index, "instance": inst.name,
            "solver": "highs-horizon", "kind": "exact", "seed": 0, "n_tasks": inst.n_devices,
-           "score": incumbent, "bound": bound, "status": status, "time_s": time.perf_counter() - started}
+           "score": found.incumbent, "bound": found.bound, "status": found.status, "time_s": time.perf_counter() - started}
     return {"key": horizon_key(point, index, budget), "type": "paper-horizon", "rows": [row]}
 
 

@@ -90,3 +90,17 @@ def test_bad_options_exit_2_before_any_work(argv: list[str], fragment: str, tmp_
     assert main(["paper", *argv, "--out", str(out)]) == 2
     assert fragment in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_horizon_cell_bounds_the_exact_policy() -> None:
+    """The horizon cell's row: the clairvoyant incumbent is an episode score no better than its bound, which
+    is at least the per-slot optimum's mean score on the same trace (it bounds every online policy)."""
+    from benchmarks.paper.sweeps import figure_points
+
+    point = figure_points("fig4", "2x3", 1)[0]
+    budget = cells.Budget(slots=2, time_limit=5.0, episodes=1, steps=2, preset="default", horizon_time_limit=5.0)
+    (row,) = cells.run_horizon_cell(point, 0, budget)["rows"]
+    assert row["solver"] == "highs-horizon" and row["status"] in ("optimal", "time_limit")
+    assert 0.0 <= row["score"] <= row["bound"] + 1e-9
+    exact = cells.run_point_cell(point, 0, "highs", 0, budget, Path("unused"))["rows"]
+    assert sum(r["score"] for r in exact) / len(exact) <= row["bound"] + 1e-6

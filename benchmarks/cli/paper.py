@@ -65,6 +65,8 @@ def add_parser(sub: Any, name: str) -> None:
                        help=f"local worker processes ({DEFAULT_WORKERS})")
     where.add_argument("--dask-scheduler", metavar="ADDRESS", help="send cells to this Dask scheduler")
     where.add_argument("--no-progress", action="store_true", help="no progress bars")
+    where.add_argument("--draw-only", action="store_true", help="run no cell: redraw points.csv, the figures and "
+                       "the claims from the cells already in --out (a partial run shows the points that ran)")
     p.set_defaults(func=run)
 
 
@@ -91,14 +93,16 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from benchmarks.paper.run import default_run_dir, make_paper_config, run_paper
+    from benchmarks.paper.run import check_drawable, default_run_dir, make_paper_config, run_paper
 
     cfg = make_paper_config(args.figure_names, **_values(args))
     run_dir = writable_folder(Path(args.out) if args.out else default_run_dir(cfg), "--out")
+    if args.draw_only:
+        check_drawable(run_dir)
     print(f"tadp-bench paper: {', '.join(cfg.figures)} at {cfg.size}, {cfg.points} points per sweep, "
           f"{cfg.episodes} episodes, seeds {','.join(map(str, cfg.seeds))}; run folder {run_dir}", file=sys.stderr)
     if args.dask_scheduler and args.workers != DEFAULT_WORKERS:
         raise TadpInputError("argument", "--workers", "give either --workers or --dask-scheduler")
     run_paper(cfg, run_dir, workers=1 if args.dask_scheduler else args.workers, dask_scheduler=args.dask_scheduler,
-              argv=getattr(args, "argv", [])[1:], progress=not args.no_progress)
+              argv=getattr(args, "argv", [])[1:], progress=not args.no_progress, draw_only=args.draw_only)
     return 0

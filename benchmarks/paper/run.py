@@ -158,9 +158,22 @@ def _record_timing(run_dir: Path, row: dict[str, Any]) -> None:
     atomic_write_text(path, pd.concat([old, pd.DataFrame([row])], ignore_index=True).to_csv(index=False))
 
 
+def check_drawable(run_dir: Path) -> None:
+    """``--draw-only`` needs a folder with finished cells."""
+    if not (run_dir / "cells").is_dir():
+        raise TadpInputError("argument", "--out", f"{run_dir} holds no finished cells to draw from")
+
+
 def run_paper(cfg: PaperConfig, run_dir: Path, *, workers: int = 1, dask_scheduler: str | None = None,
-              argv: Sequence[str] = (), progress: bool = True) -> Path:
-    """Run (or resume) ``cfg``'s figures into ``run_dir``; then draw the figures and the claims table."""
+              argv: Sequence[str] = (), progress: bool = True, draw_only: bool = False) -> Path:
+    """Run (or resume) ``cfg``'s figures into ``run_dir``; then draw the figures and the claims table. With
+    ``draw_only``, run no cell: rebuild points.csv, the figures and the claims from the cells already there
+    (a point with missing cells keeps only the rows it has; a sweep shows the points that ran)."""
+    if draw_only:
+        check_drawable(run_dir)
+        plans = plan(cfg, run_dir)
+        _draw(cfg, run_dir, plans, progress)
+        return run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     _record_run(run_dir, cfg, argv, workers, dask_scheduler)
     plans = plan(cfg, run_dir)
@@ -174,6 +187,12 @@ def run_paper(cfg: PaperConfig, run_dir: Path, *, workers: int = 1, dask_schedul
                                  "wall_s": round(time.perf_counter() - started, 1), "load_start": load,
                                  "load_end": os.getloadavg()[0], "workers": workers,
                                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    _draw(cfg, run_dir, plans, progress)
+    return run_dir
+
+
+def _draw(cfg: PaperConfig, run_dir: Path, plans: list[FigurePlan], progress: bool) -> None:
+    """Rebuild every figure's points.csv from the finished cells, then draw the figures and the claims."""
     collect(run_dir, plans)
     from benchmarks.paper.claims import write_claims
     from benchmarks.paper.figures import COMBINED, draw_combined, draw_figure
@@ -186,7 +205,6 @@ def run_paper(cfg: PaperConfig, run_dir: Path, *, workers: int = 1, dask_schedul
             draw_combined(run_dir, name)
     if "claims" in cfg.figures:
         write_claims(run_dir, echo=progress)
-    return run_dir
 
 
 def default_run_dir(cfg: PaperConfig) -> Path:
@@ -194,4 +212,4 @@ def default_run_dir(cfg: PaperConfig) -> Path:
     return Path("results") / f"paper-{cfg.size}-{cfg.preset}"
 
 
-__all__ = ["QUICK", "FigurePlan", "PaperConfig", "collect", "default_run_dir", "make_paper_config", "plan", "run_paper"]
+__all__ = ["QUICK", "FigurePlan", "PaperConfig", "check_drawable", "collect", "default_run_dir", "make_paper_config", "plan", "run_paper"]

@@ -54,6 +54,28 @@ def test_rerun_skips_finished_cells(fig7a: Path, monkeypatch: pytest.MonkeyPatch
     assert pd.read_csv(fig7a / "timings.csv")["ran"].tolist() == [6, 3, 0]
 
 
+def test_draw_only_runs_no_cell_and_redraws(fig7a: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--draw-only rebuilds points.csv and the figures from the cells there, runs none, records no timing."""
+    before = (fig7a / "fig7a" / "points.csv").read_text()
+    timings = (fig7a / "timings.csv").read_text()
+    (fig7a / "fig7a" / "fig7a.png").unlink()
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("--draw-only ran a cell")
+
+    monkeypatch.setattr(cells, "run_point_cell", refuse)
+    assert main(["paper", "fig7a", *FAST, "--solvers", "highs,greedy,random", "--draw-only", "--out", str(fig7a)]) == 0
+    assert (fig7a / "fig7a" / "points.csv").read_text() == before
+    assert (fig7a / "fig7a" / "fig7a.png").stat().st_size > 1000
+    assert (fig7a / "timings.csv").read_text() == timings
+
+
+def test_draw_only_without_cells_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["paper", "fig7a", "--quick", "--draw-only", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no finished cells" in err[0]
+
+
 @pytest.mark.slow
 def test_fig4_and_claims_quick(tmp_path: Path) -> None:
     """Fig. 4's learning curves and the claims table from a quick run of the paper's three schemes."""

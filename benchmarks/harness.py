@@ -37,7 +37,7 @@ import numpy as np
 
 from solvers import REGISTRY, benchmark_solvers, reference_solver
 from tadp import __version__
-from tadp.decision import SITE_NONE
+from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE
 from tadp.errors import TadpInputError
 from tadp.generator import GeneratorOptions, generate_instance, load_scenario, parse_size, size_label
 from tadp.instance import Cache, Instance, atomic_write_text, write_instance
@@ -109,18 +109,26 @@ def build_instance(cfg: BenchConfig, size: str, index: int) -> Instance:
 
 
 def solver_options(cfg: BenchConfig, name: str, run_dir: Path, key: str) -> dict[str, Any]:
-    """Options the harness gives a solver, by what the registry says of it: a solver that trains gets
-    the training budget and a checkpoint path, an exact one a single thread (cells run side by side)."""
+    """Options the harness gives a solver (:func:`budget_options` with the run's budget)."""
+    return budget_options(name, episodes=cfg.train_episodes, steps=cfg.train_steps, preset=cfg.preset,
+                          checkpoint=run_dir / "checkpoints" / f"{key}.pt")
+
+
+def budget_options(name: str, *, episodes: int, steps: int, preset: str, checkpoint: Path,
+                   device: str | None = None) -> dict[str, Any]:
+    """Options a benchmark gives a solver, by what the registry says of it: a solver that trains gets the
+    training budget (``episodes`` of ``steps`` slots, network ``preset``, torch ``device`` when given) and a
+    checkpoint path, an exact one a single thread (cells run side by side), the others nothing."""
     spec = REGISTRY[name]
     if spec.trains:
-        return {"episodes": cfg.train_episodes, "episode_slots": cfg.train_steps, "preset": cfg.preset,
-                "save_to": str(run_dir / "checkpoints" / f"{key}.pt")}
+        options = {"episodes": episodes, "episode_slots": steps, "preset": preset, "save_to": str(checkpoint)}
+        return {**options, "device": device} if device else options
     if spec.kind == "exact":
         return {"threads": 1}
     return {}
 
 
-def _single_threaded() -> None:
+def single_threaded() -> None:
     """Each cell uses one core: several cells may run side by side, and spinning thread pools on
     a busy machine cost far more than they gain for these model sizes."""
     from solvers.learned.training import set_torch_threads
@@ -128,42 +136,90 @@ def _single_threaded() -> None:
     set_torch_threads(1)
 
 
-def run_policy_cell(cfg: BenchConfig, run_dir: Path, size: str, index: int, name: str) -> dict[str, Any]:
-    """Prepare one solver and let it decide slots 0..T-1 of one instance; one row per slot."""
-    from solvers import make_solver
+def slot_metrics(inst: Instance, slot: int, cache: Cache, decision: Any, outcome: Any) -> dict[str, Any]:
+    """What one slot decision did, beside its score (docs/paper.md, "metrics"): where tasks went and
+    completed, the accuracy earned at each site, the models cached at each node, and the distance from
+    "every task completed with its heavy model" split by cause (dropped, late, light model), in score
+    points (each a sum over tasks divided by N, so the three add up to that distance)."""
     from tadp.evaluator import heavy_share
 
-    _single_threaded()
-    key = cell_key("policy", size, index, name, cfg.seed)
-    inst = build_instance(cfg, size, index)
-    solver = make_solver(name, **solver_options(cfg, name, run_dir, key))
-    started = time.perf_counter()
-    facts = solver.prepare(inst, seed=cfg.seed, progress=False) or {}
-    prepare_s = time.perf_counter() - started
-    curve = facts.get("curve")
-    if curve is not None:
-        _write_curve(run_dir / "curves" / f"{key}.csv", curve, size=size, instance=inst.name, solver=name)
+    n = inst.n_devices
+    site, done = decision.site, outcome.completed
+    dropped = site == SITE_NONE
+    late = ~dropped & ~done
+    rows = np.arange(n)
+    heavy_acc = inst.accuracy[rows, inst.noisy[slot], 1]
+    light_acc = inst.accuracy[rows, inst.noisy[slot], 0]
+    placed = outcome.placed if outcome.placed is not None else Cache.empty(n)
+    at_gateway, at_edge = site == SITE_GATEWAY, site == SITE_EDGE
+    return {
+        "score": outcome.score, "completion": outcome.completion, "feasible": outcome.feasible,
+        "heavy_share": heavy_share(decision, outcome),
+        "dropped": int(dropped.sum()), "late": int(late.sum()),
+        "light_completed": int((done & (decision.level == 0)).sum()),
+        "heavy_completed": int((done & (decision.level == 1)).sum()),
+        "assigned_gateway": int(at_gateway.sum()), "assigned_edge": int(at_edge.sum()),
+        "completed_gateway": int((done & at_gateway).sum()), "completed_edge": int((done & at_edge).sum()),
+        "accuracy_gateway": float(outcome.earned[at_gateway].sum()),
+        "accuracy_edge": float(outcome.earned[at_edge].sum()),
+        "models_gateway": int((cache.gateway | placed.gateway).sum()),
+        "models_edge": int((cache.edge | placed.edge).sum()),
+        "placed_gateway": int(placed.gateway.sum()), "placed_edge": int(placed.edge.sum()),
+        "loss_dropped": float(heavy_acc[dropped].sum() / n), "loss_late": float(heavy_acc[late].sum() / n),
+        "loss_light": float((heavy_acc - light_acc)[done & (decision.level == 0)].sum() / n),
+    }
+
+
+def play_policy(solver: Any, inst: Instance, slots: int, *, time_limit: float, seed: int,
+                labels: dict[str, Any]) -> list[dict[str, Any]]:
+    """Let a prepared solver decide slots 0..slots-1 of ``inst``, each from the cache its previous decision
+    left (C7); one tidy row per slot: ``labels``, the solver's answer and :func:`slot_metrics`."""
     rows = []
     cache = inst.initial_cache
-    for slot in range(cfg.slots):
-        result = solver.solve(inst, slot, cache, time_limit=cfg.time_limit, seed=cfg.seed)
-        out = result.outcome
-        d = result.decision
-        served = d.site != SITE_NONE
+    for slot in range(slots):
+        result = solver.solve(inst, slot, cache, time_limit=time_limit, seed=seed)
         rows.append({
-            "size": size, "instance": inst.name, "instance_index": index, "seed": cfg.seed, "solver": name,
-            "kind": REGISTRY[name].kind, "slot": slot, "cache": cache_key(cache),
-            "score": out.score, "completion": out.completion, "feasible": out.feasible,
-            "heavy_share": heavy_share(d, out),
-            "dropped": int((~served).sum()), "late": int((served & ~out.completed).sum()),
-            "light_completed": int((out.completed & (d.level == 0)).sum()),
+            **labels, "slot": slot, "cache": cache_key(cache),
+            **slot_metrics(inst, slot, cache, result.decision, result.outcome),
             "status": result.status, "objective": result.objective, "bound": result.bound,
-            "bound_kind": result.bound_kind, "mip_gap": result.info.get("mip_gap"),
-            "time_s": result.time_s, "train_s": facts.get("train_seconds", prepare_s if REGISTRY[name].trains else 0.0),
+            "bound_kind": result.bound_kind, "mip_gap": result.info.get("mip_gap"), "time_s": result.time_s,
             "error": result.info.get("error"),
         })
-        assert out.next_cache is not None
-        cache = out.next_cache
+        assert result.outcome.next_cache is not None
+        cache = result.outcome.next_cache
+    return rows
+
+
+def prepare_solver(name: str, options: dict[str, Any], inst: Instance, *, seed: int, curve_file: Path | None = None,
+                   curve_labels: dict[str, Any] | None = None) -> tuple[Any, float]:
+    """Make and prepare (train, for a learned solver) the registered solver ``name``; its learning curve,
+    if any, goes to ``curve_file`` with ``curve_labels`` as leading columns. Returns the solver and its
+    training seconds (0 for a solver that does not train)."""
+    from solvers import make_solver
+
+    solver = make_solver(name, **options)
+    started = time.perf_counter()
+    facts = solver.prepare(inst, seed=seed, progress=False) or {}
+    prepare_s = time.perf_counter() - started
+    curve = facts.get("curve")
+    if curve is not None and curve_file is not None:
+        write_curve_csv(curve_file, curve, **(curve_labels or {}))
+    return solver, facts.get("train_seconds", prepare_s if REGISTRY[name].trains else 0.0)
+
+
+def run_policy_cell(cfg: BenchConfig, run_dir: Path, size: str, index: int, name: str) -> dict[str, Any]:
+    """Prepare one solver and let it decide slots 0..T-1 of one instance; one row per slot."""
+    single_threaded()
+    key = cell_key("policy", size, index, name, cfg.seed)
+    inst = build_instance(cfg, size, index)
+    solver, train_s = prepare_solver(name, solver_options(cfg, name, run_dir, key), inst, seed=cfg.seed,
+                                     curve_file=run_dir / "curves" / f"{key}.csv",
+                                     curve_labels={"size": size, "instance": inst.name, "solver": name})
+    labels = {"size": size, "instance": inst.name, "instance_index": index, "seed": cfg.seed, "solver": name,
+              "kind": REGISTRY[name].kind}
+    rows = play_policy(solver, inst, cfg.slots, time_limit=cfg.time_limit, seed=cfg.seed, labels=labels)
+    for row in rows:
+        row["train_s"] = train_s
     return {"key": key, "type": "policy", "rows": rows}
 
 
@@ -198,7 +254,9 @@ def run_episode_cell(cfg: BenchConfig, size: str, index: int) -> dict[str, Any]:
     return {"key": cell_key("episode", size, index, cfg.slots), "type": "episode", "rows": [row]}
 
 
-def _write_curve(path: Path, curve: Any, **labels: Any) -> None:
+def write_curve_csv(path: Path, curve: Any, **labels: Any) -> None:
+    """A learning curve (rows, or the path of a curve CSV) written to ``path`` with ``labels`` as leading
+    columns."""
     import pandas as pd
 
     frame = pd.read_csv(curve) if isinstance(curve, (str, os.PathLike)) else pd.DataFrame(list(curve))
@@ -209,14 +267,17 @@ def _write_curve(path: Path, curve: Any, **labels: Any) -> None:
 
 # =============================================================================== running
 class Runner:
-    """Runs cells here, in local processes or on Dask; records each finished cell atomically."""
+    """Runs cells here, in local processes or on Dask; records each finished cell atomically under
+    ``run_dir/cells/`` and then calls ``collect(run_dir)`` (default :func:`collect_rows`), which rebuilds
+    the run's row files from the finished cells."""
 
     def __init__(self, run_dir: Path, workers: int = 1, dask_scheduler: str | None = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, collect: Callable[[Path], Any] | None = None) -> None:
         self.run_dir = run_dir
         self.workers = workers
         self.dask_scheduler = dask_scheduler
         self.progress = progress
+        self.collect = collect_rows if collect is None else collect
         (run_dir / "cells").mkdir(parents=True, exist_ok=True)
 
     def done(self, key: str) -> bool:
@@ -224,7 +285,7 @@ class Runner:
 
     def record(self, result: dict[str, Any]) -> None:
         atomic_write_text(self.run_dir / "cells" / f"{result['key']}.json", json.dumps(result, default=_json_default))
-        collect_rows(self.run_dir)
+        self.collect(self.run_dir)
 
     def run(self, jobs: list[tuple[str, Callable[..., dict[str, Any]], tuple]], label: str) -> None:
         todo = [(key, fn, args) for key, fn, args in jobs if not self.done(key)]
@@ -342,9 +403,8 @@ def write_manifest(cfg: BenchConfig, run_dir: Path, argv: Sequence[str], extra: 
         "config": cfg.to_json(),
         "scenario_options": cfg.options().to_json(),
         "reference_solver": reference_solver(),
-        "versions": _versions(),
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "versions": library_versions(),
+        "machine": machine_facts(),
         **extra,
     }
     if path.exists():
@@ -359,7 +419,14 @@ def write_manifest(cfg: BenchConfig, run_dir: Path, argv: Sequence[str], extra: 
     atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
 
 
-def _versions() -> dict[str, str]:
+def machine_facts() -> dict[str, Any]:
+    """Platform, processor, CPU count and Python version, for manifests."""
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the solver and numeric libraries a run used, for manifests."""
     from importlib import metadata
 
     out = {}

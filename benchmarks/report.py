@@ -34,6 +34,20 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"cache": str})
 
 
+def relative_gap(reference: Any, score: Any) -> Any:
+    """The gap of docs/model.md, section 7: ``(reference - score) / reference``, 0 where the reference is 0
+    (nothing could be earned, so nothing was lost) and NaN where it is unknown (NaN). Works on scalars,
+    arrays and Series alike; the reference is an optimum or a valid upper bound on it."""
+    ref = np.asarray(reference, dtype=float)
+    val = np.asarray(score, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(ref > 0, (ref - val) / ref, 0.0)
+    out = np.where(np.isnan(ref), np.nan, out)
+    if isinstance(reference, pd.Series):
+        return pd.Series(out, index=reference.index)
+    return out if out.ndim else float(out)
+
+
 def episode_view(rows: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
     """Per size and solver: the episode score (mean slot score over the trace, each policy on its own
     cache chain) beside the clairvoyant horizon optimum or bound of the same trace (docs/exact_horizon.md).
@@ -47,7 +61,7 @@ def episode_view(rows: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
     # the horizon solve's own incumbent when that solve stopped at its time limit
     best_policy = merged.groupby(["size", "instance_index"])["score"].transform("max")
     merged["horizon_score"] = np.maximum(merged["horizon_score"], best_policy)
-    merged["gap_to_bound"] = (merged["horizon_bound"] - merged["score"]) / merged["horizon_bound"]
+    merged["gap_to_bound"] = relative_gap(merged["horizon_bound"], merged["score"])
     out = merged.groupby(["size", "solver"], sort=False).agg(
         episode_score=("score", "mean"), horizon_incumbent=("horizon_score", "mean"),
         horizon_bound=("horizon_bound", "mean"), gap_to_bound=("gap_to_bound", "mean"),
@@ -108,10 +122,8 @@ def gaps(rows: pd.DataFrame, refs: pd.DataFrame, reference: str | None = None) -
     proven = merged["opt_status"] == "optimal"
     reference = np.where(proven, merged["opt_score"], merged["opt_bound"])
     reference = pd.to_numeric(pd.Series(reference, index=merged.index), errors="coerce")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gap = np.where(reference > 0, (reference - merged["score"]) / reference, 0.0)
     merged["reference"] = reference
-    merged["gap"] = np.where(reference.isna(), np.nan, gap)
+    merged["gap"] = relative_gap(reference, merged["score"])
     merged["gap_kind"] = np.where(proven, "opt", np.where(reference.notna(), "bound", "none"))
     return merged
 

@@ -25,6 +25,7 @@ COMMANDS = {
     "train": "benchmarks.cli.train",
     "export": "benchmarks.cli.export",
     "report": "benchmarks.cli.report",
+    "paper": "benchmarks.cli.paper",
 }
 
 
@@ -53,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command is None:
                 parser.print_help()
                 return 0
+            args.argv = args_list  # the command line as given, for manifests
             return int(args.func(args) or 0)
         if not first.startswith("-"):
             print(f"tadp-bench: error: unknown command {first!r} (known: {', '.join(COMMANDS)})", file=sys.stderr)

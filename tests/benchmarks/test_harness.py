@@ -154,3 +154,22 @@ def test_horizon_bound_covers_every_policy_episode(quick_run: Path) -> None:
     bound = episodes["horizon_bound"].iloc[0]
     assert (rows.groupby("solver")["score"].mean() <= bound + 1e-6).all()
     assert "Episode view" in (quick_run / "summary.md").read_text()
+
+
+def test_slot_metrics_split_the_distance_from_all_heavy(tiny) -> None:
+    """Tiny slot 0: device 0 runs its heavy model at the gateway (completes, 0.95), device 1 is dropped
+    (its heavy model would have earned 0.85 on noisy data): the loss is all 'dropped', 0.85 / 2."""
+    from conftest import decision
+
+    from tadp.evaluator import evaluate_slot
+    from tadp.instance import Cache
+
+    d = decision(["gateway", "none"], [1, 0], [0.5, 0], [0, 0], [0.5, 0])
+    cache = Cache.empty(2)
+    m = harness.slot_metrics(tiny, 0, cache, d, evaluate_slot(tiny, 0, cache, d))
+    assert m["score"] == pytest.approx(0.475)
+    assert (m["assigned_gateway"], m["completed_gateway"], m["assigned_edge"], m["dropped"], m["late"]) == (1, 1, 0, 1, 0)
+    assert m["accuracy_gateway"] == pytest.approx(0.95) and m["accuracy_edge"] == 0.0
+    assert (m["models_gateway"], m["placed_gateway"], m["models_edge"]) == (1, 1, 0)
+    assert m["loss_dropped"] == pytest.approx(0.425) and m["loss_late"] == 0.0 and m["loss_light"] == 0.0
+    assert m["loss_dropped"] + m["loss_late"] + m["loss_light"] == pytest.approx((0.95 + 0.85) / 2 - m["score"])

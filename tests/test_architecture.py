@@ -65,3 +65,25 @@ def test_functions_and_modules_stay_short() -> None:
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (rel, node.name) not in LONG_FUNCTIONS:
                     length = node.end_lineno - node.lineno + 1
                     assert length <= MAX_FUNCTION_LINES, f"{rel}:{node.lineno} {node.name}: {length} lines"
+
+
+#: The instance fields from which times are made: bands, spectral efficiencies and link rates.
+RATE_FIELDS = ("gateway_band", "device_spectral_eff", "edge_band", "gateway_spectral_eff", "cloud_to_edge_rate",
+               "edge_to_gateway_rate")
+#: The modules allowed to read them: the physics module turns them into times; the instance holds and
+#: validates them; the generator draws them.
+RATE_READERS = {"tadp/physics.py", "tadp/instance.py", "tadp/generator.py"}
+
+
+def test_only_physics_turns_rates_into_times() -> None:
+    """No module outside :data:`RATE_READERS` reads a band, spectral-efficiency or rate field."""
+    offenders = []
+    for package in ("tadp", "solvers", "benchmarks"):
+        for path in _modules(package):
+            rel = path.relative_to(ROOT).as_posix()
+            if rel in RATE_READERS:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Attribute) and node.attr in RATE_FIELDS:
+                    offenders.append(f"{rel}:{node.lineno} .{node.attr}")
+    assert not offenders, offenders

@@ -85,6 +85,19 @@ def _legs(opts: SlotOptions, chosen: np.ndarray, weight: np.ndarray | None = Non
                  opts.fetch[chosen], np.ones(k) if weight is None else np.asarray(weight, float), opts.n_pools)
 
 
+def _active_legs(opts: SlotOptions, chosen: np.ndarray, weights: np.ndarray | None) -> tuple[_Legs, np.ndarray]:
+    """The legs of ``chosen`` and the pools they use (the dual's prices live on those)."""
+    legs = _legs(opts, chosen, weights)
+    active = np.zeros(opts.n_pools, bool)
+    active[legs.pool[legs.has]] = True
+    return legs, np.flatnonzero(active)
+
+
+def _empty_certificate(chosen: np.ndarray, n_pools: int) -> LoadCertificate:
+    """The certificate of an empty assignment: no load anywhere."""
+    return LoadCertificate(chosen, 0.0, 0.0, np.zeros(n_pools), np.zeros((0, 3)), np.zeros(n_pools))
+
+
 def _cheapest(work: np.ndarray, pool: np.ndarray, deadline: np.ndarray, fetch: np.ndarray, prices: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per option: s = sqrt(price * work) per leg, capped flag and the cost min_t sum price * work / t."""
@@ -172,11 +185,8 @@ def min_max_load(
     chosen = np.asarray(chosen, int)
     n_pools = opts.n_pools
     if len(chosen) == 0:
-        return LoadCertificate(chosen, 0.0, 0.0, np.zeros(n_pools), np.zeros((0, 3)), np.zeros(n_pools))
-    legs = _legs(opts, chosen, weights)
-    active = np.zeros(n_pools, bool)
-    active[legs.pool[legs.has]] = True
-    idx = np.flatnonzero(active)
+        return _empty_certificate(chosen, n_pools)
+    legs, idx = _active_legs(opts, chosen, weights)
     m = len(idx)
     lam = np.zeros(n_pools)
     if prices is not None and (prices[idx] > 0).all():
@@ -344,11 +354,8 @@ def solve_dual(
     chosen = np.asarray(chosen, int)
     n_pools = opts.n_pools
     if len(chosen) == 0:
-        return LoadCertificate(chosen, 0.0, 0.0, np.zeros(n_pools), np.zeros((0, 3)), np.zeros(n_pools))
-    legs = _legs(opts, chosen, weights)
-    active = np.zeros(n_pools, bool)
-    active[legs.pool[legs.has]] = True
-    idx = np.flatnonzero(active)
+        return _empty_certificate(chosen, n_pools)
+    legs, idx = _active_legs(opts, chosen, weights)
     m = len(idx)
     lam = np.zeros(n_pools)
     lam[idx] = 1.0 / m

@@ -64,17 +64,24 @@ def load_checkpoint(path: str | os.PathLike[str], device: str = "cpu") -> TrainR
                        int(doc["steps"]), dict(doc["extra"]))
 
 
-def _read(path: str | os.PathLike[str]) -> dict[str, Any]:
+def read_torch_file(path: str | os.PathLike[str]) -> Any:
+    """The object ``torch.save`` wrote to ``path`` (tensors and plain data only); a missing or unreadable
+    file is a :class:`~tadp.errors.TadpInputError` naming it."""
     source = os.fspath(path)
     try:
-        doc = torch.load(source, map_location="cpu", weights_only=True)
+        return torch.load(source, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise TadpInputError(source, None, "no such checkpoint file") from None
     except Exception as exc:  # torch raises many kinds on a file that is not its own
         raise TadpInputError(source, None, f"not a readable torch checkpoint ({type(exc).__name__}: {exc})") from None
+
+
+def _read(path: str | os.PathLike[str]) -> dict[str, Any]:
+    source = os.fspath(path)
+    doc = read_torch_file(source)
     if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
         raise TadpInputError(source, "format", f"expected a {CHECKPOINT_FORMAT} checkpoint")
     return doc
 
 
-__all__ = ["CHECKPOINT_FORMAT", "load_checkpoint", "save_checkpoint"]
+__all__ = ["CHECKPOINT_FORMAT", "load_checkpoint", "read_torch_file", "save_checkpoint"]

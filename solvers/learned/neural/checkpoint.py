@@ -17,8 +17,10 @@ from typing import Any
 
 import torch
 
+from solvers.learned.checkpoint import read_torch_file
 from solvers.learned.neural.network import NetConfig, PolicyNet
 from tadp.errors import TadpInputError
+from tadp.instance import atomic_output
 
 CHECKPOINT_FORMAT = "tadp-neural/1"
 #: The pretrained checkpoint shipped with the package (found beside this module, also in editable installs).
@@ -62,23 +64,15 @@ def save_neural(path: str | os.PathLike[str], net: PolicyNet, provenance: dict[s
         "weights": {k: v.detach().cpu() for k, v in net.state_dict().items()},
         "provenance": _plain({**provenance, "commit": provenance.get("commit") or _commit()}),
     }
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    torch.save(doc, partial)
-    os.replace(partial, target)
+    with atomic_output(path) as partial:
+        torch.save(doc, partial)
 
 
 def load_neural(path: str | os.PathLike[str] | None = None, device: str = "cpu") -> NeuralCheckpoint:
     """Read a checkpoint written by :func:`save_neural` (default: :data:`SHIPPED`); anything else is a
     :class:`~tadp.errors.TadpInputError` naming the file."""
     source = os.fspath(SHIPPED if path is None else path)
-    try:
-        doc = torch.load(source, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise TadpInputError(source, None, "no such checkpoint file") from None
-    except Exception as exc:  # torch raises many kinds on a file that is not its own
-        raise TadpInputError(source, None, f"not a readable torch checkpoint ({type(exc).__name__}: {exc})") from None
+    doc = read_torch_file(source)
     if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
         found = doc.get("format") if isinstance(doc, dict) else None
         raise TadpInputError(source, "format", f"expected a {CHECKPOINT_FORMAT} checkpoint (the neural solver's), "

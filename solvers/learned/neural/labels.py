@@ -24,7 +24,7 @@ import numpy as np
 
 from tadp.decision import SITE_NONE, Decision
 from tadp.generator import generate_instance, scenario_options
-from tadp.instance import Cache, Instance
+from tadp.instance import Cache, Instance, atomic_output
 
 #: Classes of a task's decision: drop, then the options of :data:`tadp.sizing.OPTIONS`.
 N_CLASSES = 5
@@ -132,14 +132,12 @@ def solve_state(inst: Instance, slot: int, cache: Cache, time_limit: float) -> t
 
 
 def _save(path: Path, recipe: ChainRecipe, states: LabelSet) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial.npz")
-    np.savez_compressed(
-        partial, counts=np.array(recipe.counts), seed=recipe.seed, scale=recipe.scale, slots=np.array(states.slots),
-        gateway=np.stack([c.gateway for c in states.caches]), edge=np.stack([c.edge for c in states.caches]),
-        labels=np.stack(states.labels), optimum=np.array(states.optimum), bound=np.array(states.bound),
-        seconds=np.array(states.seconds))
-    partial.replace(path)
+    with atomic_output(path) as partial, open(partial, "wb") as fh:  # a file object: no ".npz" appended
+        np.savez_compressed(
+            fh, counts=np.array(recipe.counts), seed=recipe.seed, scale=recipe.scale, slots=np.array(states.slots),
+            gateway=np.stack([c.gateway for c in states.caches]), edge=np.stack([c.edge for c in states.caches]),
+            labels=np.stack(states.labels), optimum=np.array(states.optimum), bound=np.array(states.bound),
+            seconds=np.array(states.seconds))
 
 
 def load_file(path: Path) -> LabelSet:

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.cli.common import Parser, comma_list, positive, writable_folder
+from benchmarks.cli.common import Parser, add_where_group, comma_list, positive, writable_folder
 from benchmarks.harness import (
-    DEFAULT_WORKERS,
     QUICK,
     BenchConfig,
     announce,
@@ -45,12 +44,8 @@ def build_parser() -> Parser:
     budget.add_argument("--preset", choices=("default", "paper"), default=d.preset, help="TD3/DDPG network sizes")
     budget.add_argument("--quick", action="store_true",
                         help="tiny budgets for trying things out (2 slots, 2 s limits, 2 short training episodes)")
-    where = p.add_argument_group("where")
-    where.add_argument("--out", help="run folder (default results/<run-id>/); rerun into it to resume")
-    where.add_argument("--workers", type=positive(int), default=DEFAULT_WORKERS,
-                       help=f"local worker processes ({DEFAULT_WORKERS}: the cores of this machine, at most 2)")
-    where.add_argument("--dask-scheduler", metavar="ADDRESS", help="send cells to this Dask scheduler")
-    where.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_where_group(p, "run folder (default results/<run-id>/); rerun into it to resume",
+                    ": the cores of this machine, at most 2")
     return p
 
 

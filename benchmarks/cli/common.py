@@ -65,3 +65,17 @@ def output_file(path: str | os.PathLike[str], option: str) -> Path:
 
 def print_json(obj: object) -> None:
     print(json.dumps(obj, indent=2, allow_nan=False))
+
+
+def add_where_group(parser: argparse.ArgumentParser, out_help: str, workers_help: str) -> Any:
+    """The run-folder and worker options shared by the main job and ``paper``: ``--out``, ``--workers``,
+    ``--dask-scheduler``, ``--no-progress``. Returns the group, for a command's own options."""
+    from benchmarks.harness import DEFAULT_WORKERS
+
+    where = parser.add_argument_group("where")
+    where.add_argument("--out", help=out_help)
+    where.add_argument("--workers", type=positive(int), default=DEFAULT_WORKERS,
+                       help=f"local worker processes ({DEFAULT_WORKERS}{workers_help})")
+    where.add_argument("--dask-scheduler", metavar="ADDRESS", help="send cells to this Dask scheduler")
+    where.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return where

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from benchmarks.cli.common import comma_list, positive, writable_folder
+from benchmarks.cli.common import add_where_group, comma_list, positive, writable_folder
 from benchmarks.harness import DEFAULT_WORKERS
 from tadp.errors import TadpInputError
 
@@ -59,12 +59,7 @@ def add_parser(sub: Any, name: str) -> None:
                         help=f"seconds for the horizon bound per trace, 0 skips it ({d.horizon_time_limit:g})")
     budget.add_argument("--quick", action="store_true", help="tiny size and budgets: any single figure in under "
                         "a minute")
-    where = p.add_argument_group("where")
-    where.add_argument("--out", help="run folder (default results/paper-<size>-<preset>/); rerun into it to resume")
-    where.add_argument("--workers", type=positive(int), default=DEFAULT_WORKERS,
-                       help=f"local worker processes ({DEFAULT_WORKERS})")
-    where.add_argument("--dask-scheduler", metavar="ADDRESS", help="send cells to this Dask scheduler")
-    where.add_argument("--no-progress", action="store_true", help="no progress bars")
+    where = add_where_group(p, "run folder (default results/paper-<size>-<preset>/); rerun into it to resume", "")
     where.add_argument("--draw-only", action="store_true", help="run no cell: redraw points.csv, the figures and "
                        "the claims from the cells already in --out (a partial run shows the points that ran)")
     p.set_defaults(func=run)

@@ -10,7 +10,7 @@ resource scales 0.3, 0.5, 1.0, instance seeds from 10,000; docs/neural.md): ``2x
 ``20x35`` (a size never seen), ``uneven`` gateways, ``warm`` start caches, resource scales ``0.4``, ``0.6``,
 ``0.8``. Instance i of a case has seed i and plays held-out trace i (seed 1,000,000 + i, as
 :mod:`benchmarks.bench_learned`). Every policy (``neural`` with K = 16 samples, ``greedy``; with
-``--ablation`` also K = 1, 4, 64, no repair, no refill, and another checkpoint, e.g. trained without imitation)
+``--ablation`` also K = 1, 4, 64, no repair, no refill, no upgrade, and another checkpoint, e.g. trained without imitation)
 plays the trace, chaining its own cache; every state a policy reached is solved by the exact per-slot
 solver (``highs``), and the gap of docs/model.md, section 7 is computed on it: ``(OPT - J) / OPT``, to
 the best bound where the optimum is not proven (counted in the ``bound`` column). Exact solves are
@@ -79,6 +79,7 @@ def policies(ablation: bool, other: str | None) -> dict[str, dict[str, Any]]:
             out[f"neural-K{k}"] = {"name": "neural", "samples": k}
         out["neural-no-repair"] = {"name": "neural", "samples": 16, "repair": False}
         out["neural-no-refill"] = {"name": "neural", "samples": 16, "refill": False}
+        out["neural-no-upgrade"] = {"name": "neural", "samples": 16, "upgrade": False}
         if other:
             out["neural-other"] = {"name": "neural", "samples": 16, "checkpoint": other}
     return out
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="output folder (references are cached there)")
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}")
-    parser.add_argument("--ablation", action="store_true", help="also K = 1, 4, 64, no repair, no refill (on 2x5, 10x35)")
+    parser.add_argument("--ablation", action="store_true", help="also K = 1, 4, 64, no repair, no refill, no upgrade (on 2x5, 10x35)")
     parser.add_argument("--other-checkpoint", help="a second checkpoint in the ablation (e.g. no imitation)")
     parser.add_argument("--speed-only", action="store_true", help="only the speed line (no cases)")
     args = parser.parse_args(argv)

@@ -22,7 +22,11 @@
    fits, or where it fits once some heavy models turn light (less accuracy lost than the task brings),
    or, last, where it fits with every price re-balanced for the assignment with it.
    The revisited candidates are scored again.
-6. **Shares**: admitted demands, each pool scaled up to fill it (:func:`tadp.sizing.fill_pools`);
+6. **Upgrade** (:func:`upgrade`) of the best candidate: at prices balanced for it, its light tasks, most
+   accuracy gained first, take a heavy model wherever the extra demand fits the room left (at a gateway
+   only if the heavy model is resident there: :data:`UPGRADE_PLACES_AT_GATEWAYS`); prices re-balanced,
+   up to :data:`UPGRADE_ROUNDS` passes. Kept if the evaluator scores it higher.
+7. **Shares**: admitted demands, each pool scaled up to fill it (:func:`tadp.sizing.fill_pools`);
    keep flags by the keep rule (``used``, docs/model.md, section 6). Every candidate is feasible by
    construction; the best-scoring one is returned.
 """
@@ -50,6 +54,11 @@ REPAIR_FRACTION = 0.5
 REFILL_BEST, REFILL_ROUNDS = 4, 4
 #: Trials of a dropped task with every price re-balanced, per candidate revisited (step 5, last resort).
 REFILL_TRIALS = 32
+#: Passes of the upgrade step (6) on the best candidate.
+UPGRADE_ROUNDS = 3
+#: Whether an upgrade may place a heavy model in a gateway cache (False: only where it is resident already;
+#: docs/neural.md, "Decoding", step 6, says why).
+UPGRADE_PLACES_AT_GATEWAYS = False
 #: Slack on share pools in admission (shares are renormalised afterwards; docs/model.md, section 5b).
 _SLACK = 1e-12
 
@@ -477,6 +486,62 @@ def refill(inst: Instance, times: TaskTimes, tasks: SlotTasks, probs: np.ndarray
     return choice, picked
 
 
+def upgrade(inst: Instance, times: TaskTimes, tasks: SlotTasks, possible: np.ndarray, choice: np.ndarray,
+            prices: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Heavier models for a candidate's light tasks where the pools allow (module docstring, step 6). At
+    prices balanced for the candidate, its served light tasks, most accuracy gained first, take the heavy
+    model at their site or at the other site (at a gateway only where it is resident, unless
+    :data:`UPGRADE_PLACES_AT_GATEWAYS`) wherever the extra demand fits the room left; then the prices
+    are re-balanced for the new assignment (which frees the slack that balancing spreads over every pool)
+    and the pass repeats, :data:`UPGRADE_ROUNDS` passes at most. Returns the new option (N,) and its shares
+    (N, 3) at the last prices at which the whole assignment fits, or None if nothing was upgraded."""
+    pools = Pools(inst.n_gateways)
+    cache = tasks.cache
+    room = pool_room(inst, cache)
+    room[: pools.n_share] += _SLACK
+    n = inst.n_devices
+    accuracy = inst.accuracy[np.arange(n), np.asarray(tasks.noisy, int)]
+    value = accuracy[:, [level for _, level in OPTIONS]]  # (N, 4)
+    ch = choice.copy()
+    full, demand = _sized_options(inst, pools, times, cache, prices)
+    fitted: tuple[np.ndarray, np.ndarray] | None = None
+    for _ in range(UPGRADE_ROUNDS):
+        served = np.flatnonzero(ch >= 0)
+        left = room - demand[served, ch[served]].sum(axis=0)
+        if (left < 0).any():
+            break  # re-balanced prices that do not fit the assignment: keep the last that did
+        fitted = (ch.copy(), full)
+        light = np.flatnonzero((ch == 0) | (ch == 2))
+        allowed = possible[light][:, [1, 3]]
+        if not UPGRADE_PLACES_AT_GATEWAYS:
+            allowed[:, 0] &= cache.gateway[light, 1]
+        gain = np.where(allowed, value[light][:, [1, 3]] - value[light, ch[light]][:, None], 0.0)
+        rows, cols = np.nonzero(gain > 0)
+        order = np.argsort(-gain[rows, cols], kind="stable")
+        moved = False
+        for r, c in zip(rows[order], cols[order], strict=True):
+            j, k = light[r], 1 + 2 * c
+            if ch[j] not in (0, 2):
+                continue  # already upgraded this pass
+            extra = demand[j, k] - demand[j, ch[j]]
+            if (extra <= left).all():
+                left -= extra
+                ch[j], moved = k, True
+        if not moved:
+            break
+        prices, _ = balanced_prices(inst, times, ch[None], PRICE_ROUNDS, start=prices[None])
+        prices = prices[0]
+        full, demand = _sized_options(inst, pools, times, cache, prices)
+    else:
+        served = np.flatnonzero(ch >= 0)
+        if (room - demand[served, ch[served]].sum(axis=0) >= 0).all():
+            fitted = (ch.copy(), full)
+    if fitted is None or (fitted[0] == choice).all():
+        return None
+    ch, full = fitted
+    return ch, np.where((ch >= 0)[:, None], full[np.arange(n), np.maximum(ch, 0)], 0.0)
+
+
 def _batch_decision(inst: Instance, choice: np.ndarray, shares: np.ndarray) -> Decision:
     """K decisions as one :class:`Decision` of (K, N) arrays: option ``choice`` at ``shares`` (K, N, 3),
     each pool scaled up to fill it (:func:`tadp.sizing.fill_pools`); keep flags all False."""
@@ -490,12 +555,12 @@ def _batch_decision(inst: Instance, choice: np.ndarray, shares: np.ndarray) -> D
 
 
 def decode_candidates(inst: Instance, tasks: SlotTasks, probs: np.ndarray, classes: np.ndarray,
-                      possible: np.ndarray, *, repair_first: bool = True, refill_best: int | None = None
-                      ) -> Candidates:
+                      possible: np.ndarray, *, repair_first: bool = True, refill_best: int | None = None,
+                      upgrade_best: bool = True) -> Candidates:
     """Decode K candidates ``classes`` (K, N) drawn from ``probs`` (N, 5) and score them all; ``possible``
     (N, 4) marks the options that can complete at all (:attr:`SlotFeatures.possible`). ``repair_first``
     False skips step 3; ``refill_best`` is how many of the best candidates step 5 revisits (default
-    :data:`REFILL_BEST`; 0 skips it)."""
+    :data:`REFILL_BEST`; 0 skips it); ``upgrade_best`` False skips step 6."""
     refill_best = REFILL_BEST if refill_best is None else refill_best
     k = classes.shape[0]
     option = classes - 1
@@ -520,6 +585,18 @@ def decode_candidates(inst: Instance, tasks: SlotTasks, probs: np.ndarray, class
             for name in ("site", "level", "uplink_share", "bs_share", "compute_share"):
                 getattr(batch, name)[changed] = getattr(b2, name)
             score[changed], completion[changed] = s2, c2
+    if upgrade_best:
+        b = int(np.argmax(score))
+        if score[b] >= 0:
+            p, _ = balanced_prices(inst, times, choice[b:b + 1], PRICE_ROUNDS, start=prices[b:b + 1])
+            better = upgrade(inst, times, tasks, possible, choice[b], p[0])
+            if better is not None:
+                b2, s2, c2 = _scored(inst, tasks, better[0][None], better[1][None])
+                if s2[0] > score[b]:
+                    choice[b] = better[0]
+                    for name in ("site", "level", "uplink_share", "bs_share", "compute_share"):
+                        getattr(batch, name)[b] = getattr(b2, name)[0]
+                    score[b], completion[b] = s2[0], c2[0]
     return Candidates(classes, choice, batch, score, completion)
 
 
@@ -537,4 +614,4 @@ def _scored(inst: Instance, tasks: SlotTasks, choice: np.ndarray, picked: np.nda
 
 
 __all__ = ["Candidates", "SlotTasks", "admission_orders", "admit", "balanced_prices", "decode_candidates",
-           "sample_classes"]
+           "sample_classes", "upgrade"]

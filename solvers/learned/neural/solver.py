@@ -8,7 +8,8 @@ evaluator scores best, with keep flags by the keep rule (``used``). ``time_s`` c
 
 Options: ``checkpoint`` (default the shipped one, :data:`.checkpoint.SHIPPED`), ``samples`` (K, default
 16), ``temperature`` (of the K - 1 samples, default 2: docs/neural.md), ``keep`` (keep rule: used, all, none), ``device`` (cpu, cuda), ``threads`` (torch and BLAS threads,
-default 1), ``repair`` and ``refill`` (default True; False skips decoding step 3 or 5, for the ablation).
+default 1), ``repair``, ``refill`` and ``upgrade`` (default True; False skips decoding step 3, 5 or 6, for the
+ablation).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ _TRACED_SHAPES = 8
 #: Runs of a freshly traced network in ``prepare``, so that no slot pays for TorchScript's first runs.
 _WARM_RUNS = 3
 
-_OPTIONS = ("checkpoint", "samples", "temperature", "keep", "device", "threads", "repair", "refill")
+_OPTIONS = ("checkpoint", "samples", "temperature", "keep", "device", "threads", "repair", "refill", "upgrade")
 
 
 class NeuralSolver(Solver):
@@ -63,6 +64,7 @@ class NeuralSolver(Solver):
             raise TadpInputError("argument", "--device", "cuda requested but no GPU is available")
         self.repair = bool(options.get("repair", True))
         self.refill = bool(options.get("refill", True))
+        self.upgrade = bool(options.get("upgrade", True))
         self.model: NeuralCheckpoint | None = None
         self._traced: dict[tuple[int, ...], torch.jit.ScriptModule] = {}
 
@@ -92,7 +94,8 @@ class NeuralSolver(Solver):
         cands = decode_candidates(inst, SlotTasks.of(inst, slot, cache), probs,
                                   sample_classes(tempered / tempered.sum(1, keepdims=True), self.samples, rng),
                                   features.possible,
-                                  repair_first=self.repair, refill_best=None if self.refill else 0)
+                                  repair_first=self.repair, refill_best=None if self.refill else 0,
+                                  upgrade_best=self.upgrade)
         best = cands.best
         decision = cands.decision(best, self.keep)
         info = {"candidate": best, "candidates": self.samples, "argmax_score": float(cands.score[0]),

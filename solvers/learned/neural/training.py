@@ -213,10 +213,10 @@ def policy_gradient(net: PolicyNet, buckets: _Buckets, instances: _Instances, cf
         for b, ex in enumerate(batch):
             inst = instances.of(ex.recipe)
             drawn = sample_classes(probs[b], k + 1, rng)[1:]  # samples only (not the argmax)
-            # scored without the refill step (decoding step 5, an inference-time addition): the shipped
-            # checkpoint was trained so, and the recipe stays what reproduces it
+            # scored without the refill and upgrade steps (decoding steps 5 and 6, inference-time additions):
+            # the shipped checkpoint was trained so, and the recipe stays what reproduces it
             scores = decode_candidates(inst, SlotTasks.of(inst, ex.slot, ex.cache), probs[b], drawn,
-                                       ex.features.possible, refill_best=0).score
+                                       ex.features.possible, refill_best=0, upgrade_best=False).score
             classes.append(drawn)
             advantage.append((scores - scores.mean()) / (scores.std() + 1e-4))
             gaps.append((ex.optimum - scores.max()) / ex.optimum if ex.optimum > 0 else 0.0)

@@ -108,6 +108,36 @@ def test_refill_only_adds_tasks_and_never_lowers_the_best() -> None:
     assert gained > 0
 
 
+def test_upgrade_only_turns_light_models_heavy_and_never_lowers_the_best() -> None:
+    """Decoding step 6 on a roomier instance: the best candidate changes only by light models turned
+    heavy (never placed anew in a gateway cache), stays feasible by the evaluator, and scores no less."""
+    from tadp.generator import scenario_options
+
+    inst = generate_instance([25] * 4, seed=0, slots=3, options=scenario_options("scarce", resource_scale=0.8))
+    net = load_neural().net
+    rng = np.random.default_rng(0)
+    upgraded = 0
+    cache = inst.initial_cache
+    for slot in range(inst.n_slots):
+        f = _features(inst, slot, cache)
+        probs = probabilities(net, f, torch.device("cpu"))
+        classes = sample_classes(probs, 8, rng)
+        tasks = SlotTasks.of(inst, slot, cache)
+        before = decode_candidates(inst, tasks, probs, classes, f.possible, upgrade_best=False)
+        after = decode_candidates(inst, tasks, probs, classes, f.possible)
+        b = after.best
+        assert after.score.max() >= before.score.max() - 1e-12
+        moved = np.flatnonzero(after.choice[b] != before.choice[b])
+        assert np.isin(before.choice[b, moved], (0, 2)).all() and np.isin(after.choice[b, moved], (1, 3)).all()
+        to_gateway = moved[after.choice[b, moved] == 1]
+        assert cache.gateway[to_gateway, 1].all()
+        outcome = evaluate_slot(inst, slot, cache, after.decision(b))
+        assert outcome.feasible and outcome.score == pytest.approx(after.score[b], abs=1e-12)
+        upgraded += len(moved)
+        cache = outcome.next_cache
+    assert upgraded > 0
+
+
 def test_traced_network_gives_the_eager_numbers() -> None:
     """The solver runs the network traced per slot shape: the same probabilities as the eager network."""
     solver = make_solver("neural")

@@ -56,6 +56,8 @@ REFILL_BEST, REFILL_ROUNDS = 4, 4
 REFILL_TRIALS = 32
 #: Passes of the upgrade step (6) on the best candidate.
 UPGRADE_ROUNDS = 3
+#: Rounds of price adjustment per pass of the upgrade step (started from the last prices).
+UPGRADE_PRICE_ROUNDS = 4
 #: Whether an upgrade may place a heavy model in a gateway cache (False: only where it is resident already;
 #: docs/neural.md, "Decoding", step 6, says why).
 UPGRADE_PLACES_AT_GATEWAYS = False
@@ -503,20 +505,24 @@ def upgrade(inst: Instance, times: TaskTimes, tasks: SlotTasks, possible: np.nda
     accuracy = inst.accuracy[np.arange(n), np.asarray(tasks.noisy, int)]
     value = accuracy[:, [level for _, level in OPTIONS]]  # (N, 4)
     ch = choice.copy()
-    full, demand = _sized_options(inst, pools, times, cache, prices)
     fitted: tuple[np.ndarray, np.ndarray] | None = None
-    for _ in range(UPGRADE_ROUNDS):
-        served = np.flatnonzero(ch >= 0)
-        left = room - demand[served, ch[served]].sum(axis=0)
-        if (left < 0).any():
-            break  # re-balanced prices that do not fit the assignment: keep the last that did
-        fitted = (ch.copy(), full)
+    for pass_ in range(UPGRADE_ROUNDS):
         light = np.flatnonzero((ch == 0) | (ch == 2))
         allowed = possible[light][:, [1, 3]]
         if not UPGRADE_PLACES_AT_GATEWAYS:
             allowed[:, 0] &= cache.gateway[light, 1]
         gain = np.where(allowed, value[light][:, [1, 3]] - value[light, ch[light]][:, None], 0.0)
         rows, cols = np.nonzero(gain > 0)
+        if not len(rows):
+            break
+        if pass_ == 0:  # prices balanced for the candidate as it stands
+            prices = balanced_prices(inst, times, ch[None], UPGRADE_PRICE_ROUNDS, start=prices[None])[0][0]
+            full, demand = _sized_options(inst, pools, times, cache, prices)
+        served = np.flatnonzero(ch >= 0)
+        left = room - demand[served, ch[served]].sum(axis=0)
+        if (left < 0).any():
+            break  # prices that do not fit the assignment: keep the last that did
+        fitted = (ch.copy(), full)
         order = np.argsort(-gain[rows, cols], kind="stable")
         moved = False
         for r, c in zip(rows[order], cols[order], strict=True):
@@ -529,10 +535,8 @@ def upgrade(inst: Instance, times: TaskTimes, tasks: SlotTasks, possible: np.nda
                 ch[j], moved = k, True
         if not moved:
             break
-        prices, _ = balanced_prices(inst, times, ch[None], PRICE_ROUNDS, start=prices[None])
-        prices = prices[0]
+        prices = balanced_prices(inst, times, ch[None], UPGRADE_PRICE_ROUNDS, start=prices[None])[0][0]
         full, demand = _sized_options(inst, pools, times, cache, prices)
-    else:
         served = np.flatnonzero(ch >= 0)
         if (room - demand[served, ch[served]].sum(axis=0) >= 0).all():
             fitted = (ch.copy(), full)
@@ -588,8 +592,7 @@ def decode_candidates(inst: Instance, tasks: SlotTasks, probs: np.ndarray, class
     if upgrade_best:
         b = int(np.argmax(score))
         if score[b] >= 0:
-            p, _ = balanced_prices(inst, times, choice[b:b + 1], PRICE_ROUNDS, start=prices[b:b + 1])
-            better = upgrade(inst, times, tasks, possible, choice[b], p[0])
+            better = upgrade(inst, times, tasks, possible, choice[b], prices[b])
             if better is not None:
                 b2, s2, c2 = _scored(inst, tasks, better[0][None], better[1][None])
                 if s2[0] > score[b]:

@@ -56,8 +56,6 @@ REFILL_BEST, REFILL_ROUNDS = 4, 4
 REFILL_TRIALS = 32
 #: Passes of the upgrade step (6) on the best candidate.
 UPGRADE_ROUNDS = 3
-#: Rounds of price adjustment per pass of the upgrade step (started from the last prices).
-UPGRADE_PRICE_ROUNDS = 4
 #: Whether an upgrade may place a heavy model in a gateway cache (False: only where it is resident already;
 #: docs/neural.md, "Decoding", step 6, says why).
 UPGRADE_PLACES_AT_GATEWAYS = False
@@ -516,7 +514,7 @@ def upgrade(inst: Instance, times: TaskTimes, tasks: SlotTasks, possible: np.nda
         if not len(rows):
             break
         if pass_ == 0:  # prices balanced for the candidate as it stands
-            prices = balanced_prices(inst, times, ch[None], UPGRADE_PRICE_ROUNDS, start=prices[None])[0][0]
+            prices = balanced_prices(inst, times, ch[None], PRICE_ROUNDS, start=prices[None])[0][0]
             full, demand = _sized_options(inst, pools, times, cache, prices)
         served = np.flatnonzero(ch >= 0)
         left = room - demand[served, ch[served]].sum(axis=0)
@@ -535,7 +533,8 @@ def upgrade(inst: Instance, times: TaskTimes, tasks: SlotTasks, possible: np.nda
                 ch[j], moved = k, True
         if not moved:
             break
-        prices = balanced_prices(inst, times, ch[None], UPGRADE_PRICE_ROUNDS, start=prices[None])[0][0]
+        fitted = (ch.copy(), full)  # every move fitted the room left at these prices
+        prices = balanced_prices(inst, times, ch[None], PRICE_ROUNDS, start=prices[None])[0][0]
         full, demand = _sized_options(inst, pools, times, cache, prices)
         served = np.flatnonzero(ch >= 0)
         if (room - demand[served, ch[served]].sum(axis=0) >= 0).all():

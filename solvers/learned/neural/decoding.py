@@ -378,6 +378,23 @@ def _sized_options(inst: Instance, pools: Pools, times: TaskTimes, cache: Cache,
     return full, _option_demands(inst, pools, np.nan_to_num(full, nan=np.inf), cache)
 
 
+def _option_values(inst: Instance, tasks: SlotTasks) -> np.ndarray:
+    """(N, 4) the accuracy each task earns with each option of :data:`OPTIONS` if it completes."""
+    accuracy = inst.accuracy[np.arange(inst.n_devices), np.asarray(tasks.noisy, int)]  # (N, level)
+    return accuracy[:, [level for _, level in OPTIONS]]
+
+
+def _room_left(room: np.ndarray, demand: np.ndarray, choice: np.ndarray) -> np.ndarray:
+    """(P,) what is left of ``room`` once the tasks served by ``choice`` (N,) draw their ``demand`` (N, 4, P)."""
+    served = np.flatnonzero(choice >= 0)
+    return room - demand[served, choice[served]].sum(axis=0)
+
+
+def _chosen_shares(full: np.ndarray, choice: np.ndarray) -> np.ndarray:
+    """(N, 3) each task's shares under ``choice`` (N,) from every option's shares ``full`` (N, 4, 3); 0 if dropped."""
+    return np.where((choice >= 0)[:, None], full[np.arange(len(choice)), np.maximum(choice, 0)], 0.0)
+
+
 def _downgrades_for(short: np.ndarray, j: int, value_j: float, choice: np.ndarray, demand: np.ndarray,
                     value: np.ndarray, possible: np.ndarray) -> np.ndarray | None:
     """Served tasks whose heavy models can turn light to free ``short`` (P,), what task ``j`` (worth
@@ -432,17 +449,14 @@ def refill(inst: Instance, times: TaskTimes, tasks: SlotTasks, probs: np.ndarray
     choice, picked = choice.copy(), picked.copy()
     new_prices, _ = balanced_prices(inst, times, choice[rows], REFILL_ROUNDS, start=prices[rows])
     room = pool_room(inst, cache)
-    n = inst.n_devices
-    accuracy = inst.accuracy[np.arange(n), np.asarray(tasks.noisy, int)]  # (N, level)
-    value = accuracy[:, [level for _, level in OPTIONS]]
+    value = _option_values(inst, tasks)
     ranking = np.argsort(-probs[:, 1:], axis=1, kind="stable")
     cache_room = np.append(room[pools.cache], room[pools.edge_cache])
     for i, c in enumerate(rows):
         price = new_prices[i]
         full, demand = _sized_options(inst, pools, times, cache, price)
         ch = choice[c]
-        served = np.flatnonzero(ch >= 0)
-        left = room - demand[served, ch[served]].sum(axis=0)
+        left = _room_left(room, demand, ch)
         if (left[: pools.n_share] < -_SLACK).any():
             continue  # re-balancing did not converge far enough: keep the admitted shares
         trials = 0
@@ -478,11 +492,9 @@ def refill(inst: Instance, times: TaskTimes, tasks: SlotTasks, probs: np.ndarray
                 if (loads <= 1.0).all() and (placed <= cache_room).all():
                     ch[j], price = k, p[0]
                     full, demand = _sized_options(inst, pools, times, cache, price)
-                    served = np.flatnonzero(ch >= 0)
-                    left = room - demand[served, ch[served]].sum(axis=0)
+                    left = _room_left(room, demand, ch)
                     break
-        served = ch >= 0
-        picked[c] = np.where(served[:, None], full[np.arange(n), np.maximum(ch, 0)], 0.0)
+        picked[c] = _chosen_shares(full, ch)
     return choice, picked
 
 
@@ -499,9 +511,7 @@ def upgrade(inst: Instance, times: TaskTimes, tasks: SlotTasks, possible: np.nda
     cache = tasks.cache
     room = pool_room(inst, cache)
     room[: pools.n_share] += _SLACK
-    n = inst.n_devices
-    accuracy = inst.accuracy[np.arange(n), np.asarray(tasks.noisy, int)]
-    value = accuracy[:, [level for _, level in OPTIONS]]  # (N, 4)
+    value = _option_values(inst, tasks)
     ch = choice.copy()
     fitted: tuple[np.ndarray, np.ndarray] | None = None
     for pass_ in range(UPGRADE_ROUNDS):
@@ -516,11 +526,11 @@ def upgrade(inst: Instance, times: TaskTimes, tasks: SlotTasks, possible: np.nda
         if pass_ == 0:  # prices balanced for the candidate as it stands
             prices = balanced_prices(inst, times, ch[None], PRICE_ROUNDS, start=prices[None])[0][0]
             full, demand = _sized_options(inst, pools, times, cache, prices)
-        served = np.flatnonzero(ch >= 0)
-        left = room - demand[served, ch[served]].sum(axis=0)
+            left = _room_left(room, demand, ch)
+            if (left >= 0).all():
+                fitted = (ch.copy(), full)
         if (left < 0).any():
             break  # prices that do not fit the assignment: keep the last that did
-        fitted = (ch.copy(), full)
         order = np.argsort(-gain[rows, cols], kind="stable")
         moved = False
         for r, c in zip(rows[order], cols[order], strict=True):
@@ -536,13 +546,12 @@ def upgrade(inst: Instance, times: TaskTimes, tasks: SlotTasks, possible: np.nda
         fitted = (ch.copy(), full)  # every move fitted the room left at these prices
         prices = balanced_prices(inst, times, ch[None], PRICE_ROUNDS, start=prices[None])[0][0]
         full, demand = _sized_options(inst, pools, times, cache, prices)
-        served = np.flatnonzero(ch >= 0)
-        if (room - demand[served, ch[served]].sum(axis=0) >= 0).all():
+        left = _room_left(room, demand, ch)
+        if (left >= 0).all():
             fitted = (ch.copy(), full)
     if fitted is None or (fitted[0] == choice).all():
         return None
-    ch, full = fitted
-    return ch, np.where((ch >= 0)[:, None], full[np.arange(n), np.maximum(ch, 0)], 0.0)
+    return fitted[0], _chosen_shares(fitted[1], fitted[0])
 
 
 def _batch_decision(inst: Instance, choice: np.ndarray, shares: np.ndarray) -> Decision:
@@ -585,8 +594,7 @@ def decode_candidates(inst: Instance, tasks: SlotTasks, probs: np.ndarray, class
         choice = new_choice
         if len(changed):
             b2, s2, c2 = _scored(inst, tasks, choice[changed], picked[changed])
-            for name in ("site", "level", "uplink_share", "bs_share", "compute_share"):
-                getattr(batch, name)[changed] = getattr(b2, name)
+            _replace_rows(batch, changed, b2)
             score[changed], completion[changed] = s2, c2
     if upgrade_best:
         b = int(np.argmax(score))
@@ -596,10 +604,15 @@ def decode_candidates(inst: Instance, tasks: SlotTasks, probs: np.ndarray, class
                 b2, s2, c2 = _scored(inst, tasks, better[0][None], better[1][None])
                 if s2[0] > score[b]:
                     choice[b] = better[0]
-                    for name in ("site", "level", "uplink_share", "bs_share", "compute_share"):
-                        getattr(batch, name)[b] = getattr(b2, name)[0]
+                    _replace_rows(batch, np.array([b]), b2)
                     score[b], completion[b] = s2[0], c2[0]
     return Candidates(classes, choice, batch, score, completion)
+
+
+def _replace_rows(batch: Decision, rows: np.ndarray, new: Decision) -> None:
+    """Rows ``rows`` of a batch of decisions become the decisions ``new`` (one per row; keep flags untouched)."""
+    for name in ("site", "level", "uplink_share", "bs_share", "compute_share"):
+        getattr(batch, name)[rows] = getattr(new, name)
 
 
 def _scored(inst: Instance, tasks: SlotTasks, choice: np.ndarray, picked: np.ndarray

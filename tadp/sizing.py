@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from tadp.decision import SITE_EDGE, SITE_GATEWAY, SITE_NONE, Decision
@@ -111,41 +112,22 @@ def option_shares(
     return shares, possible
 
 
-class ChosenShares:
-    """:func:`option_shares` of one fixed option per task, at many price settings: ``option`` (..., N)
-    indexes :data:`OPTIONS` (a negative entry counts as option 0; the caller ignores it). What does not
-    depend on the prices is computed once, and gateway and edge options share one expression (a gateway
-    option is an edge option without a BS leg): much cheaper than sizing every option when many price
-    settings are tried."""
-
-    def __init__(self, times: TaskTimes, option: np.ndarray) -> None:
-        option = np.asarray(option)
-        self.at_edge = option >= 2
-        flat = 4 * np.arange(times.budget.shape[0]) + np.maximum(option, 0)  # (..., N) into the (N, 4) tables
-        self.fetch, self.work = np.take(times.fetch, flat), np.take(times.work, flat)
-        self.budget, self.up, self.hop = times.budget, times.uplink_seconds, times.bs_seconds
-        self.root_up, self.root_hop = np.sqrt(self.up), np.sqrt(self.hop) * self.at_edge
-        self.root_work = np.sqrt(self.work)
-
-    def shares(self, band_price: np.ndarray, bs_price: np.ndarray, gateway_compute_price: np.ndarray,
-               edge_compute_price: np.ndarray) -> np.ndarray:
-        """(..., N, 3) uplink, BS and compute shares at the prices of each task's pools (as in
-        :func:`option_shares`, broadcastable to (..., N))."""
-        s1, s2 = np.sqrt(band_price) * self.root_up, np.sqrt(bs_price) * self.root_hop
-        sb = np.sqrt(np.where(self.at_edge, edge_compute_price, gateway_compute_price)) * self.root_work
-        with np.errstate(divide="ignore", invalid="ignore"):
-            arrival = np.maximum(self.budget * (s1 + s2) / (s1 + s2 + sb), self.fetch)
-            upload_time = arrival * s1 / (s1 + s2)
-            out = np.empty(arrival.shape + (3,))
-            out[..., 0] = share_for(self.up, upload_time)
-            out[..., 1] = np.where(self.at_edge, share_for(self.hop, arrival - upload_time), 0.0)
-            out[..., 2] = share_for(self.work, self.budget - arrival)
-        return out
-
-    def fits(self, shares: np.ndarray) -> np.ndarray:
-        """(..., N) whether ``shares`` (from :meth:`shares`) meet the deadline within every pool."""
-        with np.errstate(invalid="ignore"):
-            return _within_pools(self.fetch, self.budget, shares[..., 0], shares[..., 1], shares[..., 2])
+@numba.njit(error_model="numpy", cache=True)
+def chosen_task_shares(budget: float, fetch: float, work: float, up: float, hop: float, at_edge: bool,
+                       root_band: float, root_bs: float, root_compute: float) -> tuple[float, float, float]:
+    """Uplink, BS and compute shares of one task with one option (module docstring; one expression for
+    both sites: a gateway option is an edge option without a BS leg), from its :class:`TaskTimes` entries
+    and the square roots of its pools' prices. Compiled (numba), so that a decoder's loops call it per
+    task; division by zero gives inf or nan, as in numpy."""
+    s1 = root_band * np.sqrt(up)
+    s2 = root_bs * np.sqrt(hop) if at_edge else 0.0
+    sb = root_compute * np.sqrt(work)
+    arrival = budget * (s1 + s2) / (s1 + s2 + sb)
+    if not arrival >= fetch:  # np.maximum: a nan stays nan
+        arrival = fetch if arrival == arrival else arrival
+    upload_time = arrival * s1 / (s1 + s2)
+    bs = hop / (arrival - upload_time) if at_edge else 0.0
+    return up / upload_time, bs, work / (budget - arrival)
 
 
 @dataclass(eq=False)

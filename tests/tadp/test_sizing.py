@@ -109,29 +109,30 @@ def test_pool_room_and_filled_pools(tiny):
 
 
 def test_one_option_per_task_at_per_pool_prices_equals_every_option() -> None:
-    """``ChosenShares`` (one option per task, a batch of per-pool price settings) gives the shares
-    ``option_shares`` gives for that option at the same prices (to rounding: one closed form is written
-    for both sites) and the same verdicts; equal prices give the greedy's shares exactly."""
+    """``chosen_task_shares`` (the compiled closed form of one task's option at per-pool prices, the neural
+    decoder's) gives the shares ``option_shares`` gives for that option at the same prices (to rounding: one
+    expression is written for both sites); equal prices give the greedy's shares exactly."""
     from helpers import decoder_instances, random_cache
 
     from tadp.physics import Pools
-    from tadp.sizing import ChosenShares, option_shares, task_times
+    from tadp.sizing import chosen_task_shares, option_shares, task_times
 
     rng = np.random.default_rng(0)
     for inst in decoder_instances():
         cache = random_cache(inst, rng)
         data, deadline = inst.data[0], inst.deadline[0]
         pools, gw = Pools(inst.n_gateways), inst.device_gateway
-        prices = rng.uniform(0.1, 2.0, (3, pools.n_share))
-        per_task = (prices[:, pools.band[gw]], prices[:, pools.bs, None], prices[:, pools.compute[gw]],
-                    prices[:, pools.edge_compute, None])
-        every, possible = option_shares(inst, data, deadline, cache, *per_task)
-        option = rng.integers(0, 4, (3, inst.n_devices))
-        chosen = ChosenShares(task_times(inst, data, deadline, cache), option)
-        one = chosen.shares(*per_task)
-        fits = chosen.fits(one)
-        picked = np.take_along_axis(every, option[..., None, None], axis=2)[..., 0, :]
-        np.testing.assert_allclose(one, picked, rtol=1e-12, atol=0.0, equal_nan=True)
-        assert np.array_equal(fits, np.take_along_axis(possible, option[..., None], axis=2)[..., 0])
+        prices = rng.uniform(0.1, 2.0, pools.n_share)
+        every, _ = option_shares(inst, data, deadline, cache, prices[pools.band[gw]], prices[pools.bs],
+                                 prices[pools.compute[gw]], prices[pools.edge_compute])
+        t = task_times(inst, data, deadline, cache)
+        root = np.sqrt(prices)
+        for j in range(inst.n_devices):
+            for k in range(4):
+                compute = pools.edge_compute if k >= 2 else pools.compute[gw[j]]
+                one = chosen_task_shares(t.budget[j], t.fetch[j, k], t.work[j, k], t.uplink_seconds[j],
+                                         t.bs_seconds[j], k >= 2, root[pools.band[gw[j]]], root[pools.bs],
+                                         root[compute])
+                np.testing.assert_allclose(one, every[j, k], rtol=1e-12, atol=0.0, equal_nan=True)
         greedy_shares = option_demands(inst, data, deadline, cache, 1.0, 1.0).shares
         assert np.array_equal(option_shares(inst, data, deadline, cache, 1.0, 1.0, 1.0, 1.0)[0], greedy_shares)

@@ -4,7 +4,7 @@
    :data:`tadp.sizing.OPTIONS`): the argmax of every task's distribution, then K - 1 samples.
 2. **Prices**: per candidate, prices on the share pools (:class:`tadp.physics.Pools`) that balance its
    loads, by multiplicative price adjustment (tatonnement): every task's shares are sized to its
-   deadline at the prices (:class:`tadp.sizing.ChosenShares`), each pool's price is multiplied by
+   deadline at the prices (:func:`tadp.sizing.chosen_task_shares`), each pool's price is multiplied by
    (load / largest load)^2. The fixed point is the oracle's min-max-load split (docs/exact.md,
    section 2), so a feasible assignment gets shares that fit; a dozen rounds get within about 1e-4.
 3. **Repair**: while a candidate's balanced loads exceed a pool (or its placements a cache), its least
@@ -29,6 +29,8 @@
 7. **Shares**: admitted demands, each pool scaled up to fill it (:func:`tadp.sizing.fill_pools`);
    keep flags by the keep rule (``used``, docs/model.md, section 6). Every candidate is feasible by
    construction; the best-scoring one is returned.
+
+The loops per candidate and per task of steps 2-4 and 6 are compiled (:mod:`.compiled`).
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from solvers.base import apply_keep_rule
+from solvers.learned.neural.compiled import admit_in_turn, balance, every_option, repair_round, upgrade_in_turn
 from tadp.decision import SITE_NONE, Decision
 from tadp.evaluator import evaluate_batch
 from tadp.instance import Cache, Instance
 from tadp.physics import Pools
-from tadp.sizing import OPTIONS, ChosenShares, TaskTimes, fill_pools, option_shares, pool_room, task_times
+from tadp.sizing import OPTIONS, TaskTimes, fill_pools, pool_room, task_times
 
 #: Rounds of price adjustment for the first candidate, and for the others (started from its prices).
 PRICE_ROUNDS, SAMPLE_PRICE_ROUNDS = 12, 4
@@ -126,56 +129,21 @@ def _loads(inst: Instance, pools: Pools, option: np.ndarray, shares: np.ndarray)
     return loads
 
 
-def _task_prices(inst: Instance, pools: Pools, prices: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Each task's band, BS, gateway-compute and edge-compute prices, (K, N) or (K, 1)."""
-    gw = inst.device_gateway
-    return (prices[:, pools.band[gw]], prices[:, pools.bs, None], prices[:, pools.compute[gw]],
-            prices[:, pools.edge_compute, None])
-
-
-class _Assigned:
-    """Shares (:class:`tadp.sizing.ChosenShares`) and pool loads of fixed assignments ``option`` (K, N) at
-    any prices (K, n_share)."""
-
-    def __init__(self, inst: Instance, pools: Pools, times: TaskTimes, option: np.ndarray) -> None:
-        self.inst, self.pools = inst, pools
-        self.sizing = ChosenShares(times, option)
-        served, at_edge = option >= 0, option >= 2
-        self.band_weight = served.astype(float)
-        self.gateway_weight = (served & ~at_edge).astype(float)
-        self.edge_weight = at_edge.astype(float)
-
-    def shares(self, prices: np.ndarray) -> np.ndarray:
-        """(K, N, 3) uplink, BS and compute shares at ``prices``."""
-        return self.sizing.shares(*_task_prices(self.inst, self.pools, prices))
-
-    def loads(self, shares: np.ndarray) -> np.ndarray:
-        """(K, n_share) pool loads of the served tasks' ``shares`` (each capped at 1e3)."""
-        pools, member = self.pools, self.inst.gateway_membership
-        capped = np.fmin(shares, 1e3)
-        loads = np.empty(shares.shape[:-2] + (pools.n_share,))
-        loads[..., pools.band] = (capped[..., 0] * self.band_weight) @ member
-        loads[..., pools.compute] = (capped[..., 2] * self.gateway_weight) @ member
-        loads[..., pools.bs] = (capped[..., 1] * self.edge_weight).sum(-1)
-        loads[..., pools.edge_compute] = (capped[..., 2] * self.edge_weight).sum(-1)
-        return loads
+def _option_table(inst: Instance, times: TaskTimes, price: np.ndarray) -> np.ndarray:
+    """:func:`every_option` of one slot's tasks at ``price`` (n_share,)."""
+    return every_option(np.ascontiguousarray(price, dtype=float), inst.n_gateways, inst.device_gateway,
+                         times.budget, times.fetch, times.work, times.uplink_seconds, times.bs_seconds)
 
 
 def balanced_prices(inst: Instance, times: TaskTimes, option: np.ndarray, rounds: int,
                     start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Prices (K, n_share) balancing the loads of the assignments ``option`` (K, N) (module docstring,
-    step 2), and the tasks' shares at them (K, N, 3). Pools nobody uses get the median price."""
+    step 2; the rounds: :func:`balance`), and the tasks' shares at them (K, N, 3). Pools nobody uses get
+    the median price."""
     pools = Pools(inst.n_gateways)
-    assigned = _Assigned(inst, pools, times, option)
-    prices = np.ones((option.shape[0], pools.n_share)) if start is None else start.copy()
-    for round_ in range(rounds + 1):
-        shares = assigned.shares(prices)
-        loads = assigned.loads(shares)
-        if round_ == rounds:
-            break
-        top = loads.max(axis=1, keepdims=True)
-        prices = prices * np.maximum(loads / np.where(top > 0, top, 1.0), 1e-3) ** 2
-        prices /= prices.max(axis=1, keepdims=True)
+    prices = np.ones((option.shape[0], pools.n_share)) if start is None else start.astype(float)
+    shares, loads = balance(prices, rounds, inst.n_gateways, inst.device_gateway, np.ascontiguousarray(option),
+                             times.budget, times.fetch, times.work, times.uplink_seconds, times.bs_seconds)
     unused = loads <= 0
     if unused.any():
         masked = np.where(unused, np.nan, prices)
@@ -214,8 +182,9 @@ def _cache_loads(inst: Instance, pools: Pools, option: np.ndarray, cache: Cache)
     resident = np.where(at_edge, cache.edge[rows, level], cache.gateway[rows, level])
     bits = np.where(served & ~resident, inst.model_size[rows, level], 0.0)
     node = np.where(at_edge, inst.n_gateways, inst.device_gateway)
-    placed = np.zeros((option.shape[0], inst.n_gateways + 1))
-    np.add.at(placed, (np.arange(option.shape[0])[:, None], node), bits)
+    k, width = option.shape[0], inst.n_gateways + 1
+    flat = (node + width * np.arange(k)[:, None]).ravel()
+    placed = np.bincount(flat, weights=bits.ravel(), minlength=k * width).reshape(k, width)
     return bits, placed
 
 
@@ -224,7 +193,7 @@ def repair(inst: Instance, times: TaskTimes, cache: Cache, probs: np.ndarray, po
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Make K assignments (nearly) fit before admission (module docstring, step 3): while a candidate's
     balanced loads exceed a pool (or its placements a cache), the least certain tasks on such pools
-    (:func:`_victims`) move to their next option by the policy's probability (or are dropped), and the
+    (:func:`repair_round`) move to their next option by the policy's probability (or are dropped), and the
     prices are re-balanced. Returns options, prices and shares."""
     pools = Pools(inst.n_gateways)
     room = pool_room(inst, cache)
@@ -233,54 +202,15 @@ def repair(inst: Instance, times: TaskTimes, cache: Cache, probs: np.ndarray, po
     tried = np.zeros(option.shape + (4,), bool)
     np.put_along_axis(tried, np.maximum(option, 0)[..., None], (option >= 0)[..., None], axis=2)
     ranking = np.argsort(-probs[:, 1:], axis=1, kind="stable")
-    gw = inst.device_gateway
     for _ in range(REPAIR_ROUNDS):
-        loads = _loads(inst, pools, option, np.fmin(shares, 1e3))
-        bits, placed = _cache_loads(inst, pools, option, cache)
-        over_cache = placed - cache_room[None]
-        bad = np.flatnonzero((loads > 1.0).any(axis=1) | (over_cache > 0).any(axis=1))
+        bad = np.flatnonzero(repair_round(option, tried, shares, orders, ranking, possible, inst.n_gateways,
+                                           inst.device_gateway, inst.model_size, cache.gateway, cache.edge,
+                                           cache_room, REPAIR_FRACTION))
         if not len(bad):
             break
-        for c in bad:
-            uses = _pool_uses(pools, gw, option[c], np.fmin(shares[c], 1e3), bits[c])  # (N, pools.size)
-            for v in _victims(uses, loads[c] - 1.0, over_cache[c], orders[c], pools.n_share):
-                nxt = [k for k in ranking[v] if possible[v, k] and not tried[c, v, k]]
-                option[c, v] = nxt[0] if nxt else -1
-                if nxt:
-                    tried[c, v, nxt[0]] = True
         p, sh = balanced_prices(inst, times, option[bad], SAMPLE_PRICE_ROUNDS, start=prices[bad])
         prices[bad], shares[bad] = p, sh
     return option, prices, shares
-
-
-def _victims(uses: np.ndarray, share_excess: np.ndarray, cache_excess: np.ndarray, order: np.ndarray,
-             n_share: int) -> np.ndarray:
-    """The tasks one repair round moves: the least certain tasks on overfull pools (last in ``order``) until
-    they hold half the excess of the share pools (balanced prices spread any relief over every coupled
-    pool, so half is enough not to overshoot), or all the excess of an overfull cache (caches do not
-    rebalance); at least one task."""
-    if (cache_excess > 0).any():
-        node = int(np.argmax(cache_excess))
-        held, excess = uses[:, n_share + node], cache_excess[node]
-    else:
-        over = share_excess > 0
-        held, excess = uses[:, :n_share][:, over].sum(axis=1), REPAIR_FRACTION * share_excess[over].sum()
-    ranked = order[held[order] > 0][::-1]
-    return ranked[: int(np.searchsorted(np.cumsum(held[ranked]), excess)) + 1]
-
-
-def _pool_uses(pools: Pools, gw: np.ndarray, option: np.ndarray, shares: np.ndarray, bits: np.ndarray
-               ) -> np.ndarray:
-    """(N, pools.size) each task's use of every pool under ``option`` (N,): shares (N, 3), cache bits (N,)."""
-    n = len(option)
-    rows = np.arange(n)
-    served, at_edge = option >= 0, option >= 2
-    use = np.zeros((n, pools.size))
-    use[rows, pools.band[gw]] = np.where(served, shares[:, 0], 0.0)
-    use[rows, np.where(at_edge, pools.edge_compute, pools.compute[gw])] = np.where(served, shares[:, 2], 0.0)
-    use[:, pools.bs] = np.where(at_edge, shares[:, 1], 0.0)
-    use[rows, np.where(at_edge, pools.edge_cache, pools.cache[gw])] += bits
-    return use
 
 
 def admission_orders(probs: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -323,8 +253,7 @@ def admit(inst: Instance, times: TaskTimes, cache: Cache, probs: np.ndarray, opt
             left = room - (cumulative[prefix - 1] if prefix else 0.0)
         late = order[prefix:]
         choice[c, late] = -1
-        full = option_shares(inst, None, None, cache, *(x[0] for x in _task_prices(inst, pools, prices[c:c + 1])),
-                             times=times)[0]
+        full = _option_table(inst, times, prices[c])
         _admit_one_by_one(inst, pools, cache, probs, option[c], late, full, left, choice[c])
         now = late[choice[c, late] >= 0]
         picked[c, late] = 0.0
@@ -335,32 +264,12 @@ def admit(inst: Instance, times: TaskTimes, cache: Cache, probs: np.ndarray, opt
 def _admit_one_by_one(inst: Instance, pools: Pools, cache: Cache, probs: np.ndarray, option: np.ndarray,
                       rest: np.ndarray, full: np.ndarray, room: np.ndarray, choice: np.ndarray) -> None:
     """Admit the tasks ``rest`` in turn, each with the first option that fits (its class's, then by the
-    policy's probability); writes ``choice`` and uses up ``room`` in place."""
-    ranking = np.argsort(-probs[rest, 1:], axis=1, kind="stable").tolist()
-    room_list = room.tolist()
-    bits_of = np.where(np.concatenate([cache.gateway, cache.edge], axis=1)[rest], 0.0,
-                       np.tile(inst.model_size[rest], 2)).tolist()  # bits each option places, (R, 4)
-    band, compute_pools, cache_pools = pools.band.tolist(), pools.compute.tolist(), pools.cache.tolist()
-    bs_pool, edge_compute, edge_cache = pools.bs, pools.edge_compute, pools.edge_cache
-    rows = zip(rest.tolist(), inst.device_gateway[rest].tolist(), option[rest].tolist(), ranking,
-               full[rest].tolist(), bits_of, strict=True)
-    for j, g, first, ranks, task_shares, task_bits in rows:
-        for k in ([first] if first >= 0 else []) + [r for r in ranks if r != first]:
-            up, bs, compute = task_shares[k]
-            at_edge = k >= 2
-            compute_pool = edge_compute if at_edge else compute_pools[g]
-            cache_pool = edge_cache if at_edge else cache_pools[g]
-            bits = task_bits[k]
-            if not (up <= room_list[band[g]] + _SLACK and compute <= room_list[compute_pool] + _SLACK
-                    and (not at_edge or bs <= room_list[bs_pool] + _SLACK) and bits <= room_list[cache_pool]):
-                continue
-            room_list[band[g]] -= up
-            room_list[compute_pool] -= compute
-            if at_edge:
-                room_list[bs_pool] -= bs
-            room_list[cache_pool] -= bits
-            choice[j] = k
-            break
+    policy's probability); writes ``choice`` and uses up ``room`` in place (:func:`admit_in_turn`)."""
+    ranking = np.argsort(-probs[:, 1:], axis=1, kind="stable")
+    bits = np.where(np.concatenate([cache.gateway, cache.edge], axis=1), 0.0,
+                    np.tile(inst.model_size, 2))  # bits each option places, (N, 4)
+    admit_in_turn(np.ascontiguousarray(rest), option, ranking, full, bits, room, inst.device_gateway,
+                   pools.n_gateways, choice, _SLACK)
 
 
 def _option_demands(inst: Instance, pools: Pools, full: np.ndarray, cache: Cache) -> np.ndarray:
@@ -373,8 +282,7 @@ def _option_demands(inst: Instance, pools: Pools, full: np.ndarray, cache: Cache
 def _sized_options(inst: Instance, pools: Pools, times: TaskTimes, cache: Cache, prices: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Every option's shares (N, 4, 3) at ``prices`` (n_share,) and its demand on every pool (N, 4, P)."""
-    full = option_shares(inst, None, None, cache, *(x[0] for x in _task_prices(inst, pools, prices[None])),
-                         times=times)[0]
+    full = _option_table(inst, times, prices)
     return full, _option_demands(inst, pools, np.nan_to_num(full, nan=np.inf), cache)
 
 
@@ -532,16 +440,7 @@ def upgrade(inst: Instance, times: TaskTimes, tasks: SlotTasks, possible: np.nda
         if (left < 0).any():
             break  # prices that do not fit the assignment: keep the last that did
         order = np.argsort(-gain[rows, cols], kind="stable")
-        moved = False
-        for r, c in zip(rows[order], cols[order], strict=True):
-            j, k = light[r], 1 + 2 * c
-            if ch[j] not in (0, 2):
-                continue  # already upgraded this pass
-            extra = demand[j, k] - demand[j, ch[j]]
-            if (extra <= left).all():
-                left -= extra
-                ch[j], moved = k, True
-        if not moved:
+        if not upgrade_in_turn(light[rows[order]], 1 + 2 * cols[order], demand, left, ch):
             break
         fitted = (ch.copy(), full)  # every move fitted the room left at these prices
         prices = balanced_prices(inst, times, ch[None], PRICE_ROUNDS, start=prices[None])[0][0]

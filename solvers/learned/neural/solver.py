@@ -78,6 +78,7 @@ class NeuralSolver(Solver):
             warm = slot_features(inst, inst.data[0], inst.deadline[0], inst.noisy[0], inst.initial_cache)
             for _ in range(_WARM_RUNS):
                 self.probabilities(warm)
+            self.solve(inst, 0, inst.initial_cache, time_limit=0.0, seed=seed)  # loads the compiled decoder
         prov = self.model.provenance
         return {"checkpoint": self.model.source, "train_seconds": float(prov.get("train_seconds", 0.0)),
                 "label_seconds": float(prov.get("label_seconds", 0.0)), "samples": self.samples}

@@ -86,6 +86,42 @@ def test_every_candidate_is_feasible_and_judged_by_the_evaluator(index: int) -> 
                 assert outcome.score == pytest.approx(cands.score[row], abs=1e-12)
 
 
+def test_compiled_price_rounds_follow_the_sizing_and_the_update_rule() -> None:
+    """Decoding step 2, compiled: with no round, the shares are ``option_shares``'s for each task's option at
+    the start prices (to rounding) and the loads sum the served tasks' shares per pool; one round multiplies
+    each price by (load / largest load)^2 (at least 1e-6) and rescales the largest to 1."""
+    from solvers.learned.neural.compiled import balance
+    from tadp.physics import Pools
+    from tadp.sizing import option_shares, task_times
+
+    rng = np.random.default_rng(3)
+    for inst in decoder_instances():
+        cache = random_cache(inst, rng)
+        times = task_times(inst, inst.data[0], inst.deadline[0], cache)
+        pools, gw = Pools(inst.n_gateways), inst.device_gateway
+        option = rng.integers(-1, 4, (3, inst.n_devices))
+        start = rng.uniform(0.2, 1.0, (3, pools.n_share))
+        kernel_args = (inst.n_gateways, gw, option, times.budget, times.fetch, times.work, times.uplink_seconds,
+                       times.bs_seconds)
+        shares, loads = balance(start.copy(), 0, *kernel_args)
+        every, _ = option_shares(inst, None, None, cache, start[:, gw], start[:, [pools.bs]], start[:, pools.compute[gw]],
+                                 start[:, [pools.edge_compute]], times=times)
+        picked = np.take_along_axis(every, np.maximum(option, 0)[..., None, None], axis=2)[..., 0, :]
+        np.testing.assert_allclose(shares, picked, rtol=1e-12, equal_nan=True)
+        capped = np.fmin(shares, 1e3) * (option >= 0)[..., None]
+        at_edge = (option >= 2)[..., None]
+        member = inst.gateway_membership
+        expected = np.concatenate([capped[..., 0] @ member, (capped[..., 2] * ~at_edge[..., 0]) @ member,
+                                   (capped[..., 1] * at_edge[..., 0]).sum(1, keepdims=True),
+                                   (capped[..., 2] * at_edge[..., 0]).sum(1, keepdims=True)], axis=1)
+        np.testing.assert_allclose(loads, expected, rtol=1e-12, atol=1e-12)
+        prices = start.copy()
+        balance(prices, 1, *kernel_args)
+        top = loads.max(axis=1, keepdims=True)
+        step = start * np.maximum(loads / np.where(top > 0, top, 1.0), 1e-3) ** 2
+        np.testing.assert_allclose(prices, step / step.max(axis=1, keepdims=True), rtol=1e-12)
+
+
 def test_refill_only_adds_tasks_and_never_lowers_the_best() -> None:
     """Decoding step 5 on scarce cold and warm slots: every candidate it revisits serves every task it
     served before and perhaps more, stays feasible, and the best score never drops."""

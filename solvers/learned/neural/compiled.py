@@ -6,12 +6,16 @@ per task, they would cost numpy a call per small array; here they cost a loop. E
 * :func:`every_option`: every option's shares at one price setting (steps 4-6);
 * :func:`repair_round`: one round of step 3 (:func:`.decoding.repair`);
 * :func:`admit_in_turn`: the one-by-one admission of step 4 (:func:`.decoding.admit`);
+* :func:`option_demands`: what every option draws from every pool (steps 5-6);
+* :func:`downgrades_for`: the heavy models that turn light to make room for a task (step 5,
+  :func:`.decoding.refill`);
 * :func:`upgrade_in_turn`: one pass of step 6 (:func:`.decoding.upgrade`).
 
 Shares come from :func:`tadp.sizing.chosen_task_shares`, the one closed form of deadline-sized shares that
 the decoder uses. Pools are numbered as :class:`tadp.physics.Pools` (G gateways: bands 0..G-1, gateway
 computes G..2G-1, the BS band 2G, the edge compute 2G + 1, then the caches). A division by zero gives inf or
-nan, as in numpy.
+nan, as in numpy, and sums add in numpy's order (:func:`numpy_sum`), so that the decisions are
+numpy's to the last bit.
 """
 
 from __future__ import annotations
@@ -244,5 +248,121 @@ def upgrade_in_turn(task: np.ndarray, heavy: np.ndarray, demand: np.ndarray, lef
             moved = True
     return moved
 
+@numba.njit(cache=True)
+def numpy_sum(a: np.ndarray) -> float:
+    """The sum of a contiguous 1-D ``a`` in the order numpy adds it (pairwise: eight partial sums under
+    129 elements, halves above), so that a compiled step gives numpy's numbers to the last bit."""
+    n = len(a)
+    if n < 8:
+        total = 0.0
+        for i in range(n):
+            total += a[i]
+        return total
+    if n <= 128:
+        r = a[:8].copy()
+        stop = n - n % 8
+        for i in range(8, stop, 8):
+            for k in range(8):
+                r[k] += a[i + k]
+        total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        for i in range(stop, n):
+            total += a[i]
+        return total
+    half = n // 2
+    half -= half % 8
+    return numpy_sum(a[:half]) + numpy_sum(a[half:])
 
-__all__ = ["admit_in_turn", "balance", "every_option", "repair_round", "upgrade_in_turn"]
+
+@numba.njit(cache=True)
+def option_demands(full: np.ndarray, n_gateways: int, gateway: np.ndarray, model_size: np.ndarray,
+                   resident_gateway: np.ndarray, resident_edge: np.ndarray) -> np.ndarray:
+    """(N, 4, P) what every option of every task draws from every pool at shares ``full`` (N, 4, 3): its
+    band, its compute pool, the BS band (edge options), and in bits the model it places in its cache
+    (none if resident: ``resident_gateway``, ``resident_edge`` (N, 2))."""
+    g = n_gateways
+    n = full.shape[0]
+    demand = np.zeros((n, 4, 3 * g + 3))
+    for j in range(n):
+        gw = gateway[j]
+        for k in range(4):
+            at_edge, level = k >= 2, k % 2
+            demand[j, k, gw] = full[j, k, 0]
+            demand[j, k, 2 * g + 1 if at_edge else g + gw] = full[j, k, 2]
+            if at_edge:
+                demand[j, k, 2 * g] = full[j, k, 1]
+            resident = resident_edge[j, level] if at_edge else resident_gateway[j, level]
+            demand[j, k, 3 * g + 2 if at_edge else 2 * g + 2 + gw] += 0.0 if resident else model_size[j, level]
+    return demand
+
+
+@numba.njit(cache=True)
+def downgrades_for(short: np.ndarray, j: int, value_j: float, choice: np.ndarray, demand: np.ndarray,
+                   value: np.ndarray, possible: np.ndarray) -> tuple[bool, np.ndarray]:
+    """Whether served heavy models (``choice`` (N,)) can turn
+    light to free ``short`` (P,), what task ``j`` (worth ``value_j``) lacks on each pool, and which, in the
+    order taken. Only switches that free something it lacks and take nothing from any pool, least accuracy
+    (``value`` (N, 4)) lost per share of the shortfall covered first; none if no such set covers it losing
+    less than ``value_j``."""
+    none = np.empty(0, np.int64)
+    n, width = len(choice), len(short)
+    lacking = np.flatnonzero(short > 0)
+    cand = np.empty(n, np.int64)
+    h = 0
+    for t in range(n):
+        if (choice[t] == 1 or choice[t] == 3) and t != j and possible[t, choice[t] - 1]:
+            cand[h] = t
+            h += 1
+    if h == 0:
+        return False, none
+    heavy = np.empty(h, np.int64)
+    delta = np.empty((h, width))
+    loss = np.empty(h)
+    kept = 0
+    for i in range(h):
+        t = cand[i]
+        now = choice[t]
+        row = demand[t, now - 1] - demand[t, now]
+        takes = False
+        for p in range(width):
+            if not row[p] <= 0:
+                takes = True
+        frees = False
+        for p in lacking:
+            if min(-row[p], short[p]) / short[p] > 0:
+                frees = True
+        if takes or not frees:
+            continue
+        heavy[kept], delta[kept], loss[kept] = t, row, value[t, now] - value[t, now - 1]
+        kept += 1
+    left = short[lacking].copy()
+    available = np.ones(kept, np.bool_)
+    taken = np.empty(kept, np.int64)
+    count, spent = 0, 0.0
+    cover = np.empty(len(lacking))
+    while (left > 0).any():
+        best, best_ratio, any_gain = -1, -2.0, False
+        for i in range(kept):
+            gain = 0.0
+            if available[i]:
+                for q in range(len(lacking)):
+                    cover[q] = min(-delta[i, lacking[q]], max(left[q], 0.0)) / short[lacking[q]]
+                gain = numpy_sum(cover)
+            ratio = gain / max(loss[i], 1e-12) if gain > 0 else -1.0
+            any_gain = any_gain or gain > 0
+            if ratio > best_ratio:
+                best, best_ratio = i, ratio
+        if not any_gain:
+            return False, none
+        taken[count] = best
+        count += 1
+        available[best] = False
+        spent += loss[best]
+        for q in range(len(lacking)):
+            left[q] += delta[best, lacking[q]]
+        if spent >= value_j:
+            return False, none
+    return True, heavy[taken[:count]]
+
+
+__all__ = ["admit_in_turn", "balance", "downgrades_for", "every_option", "numpy_sum", "option_demands",
+           "repair_round", "upgrade_in_turn"]

@@ -40,7 +40,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from solvers.base import apply_keep_rule
-from solvers.learned.neural.compiled import admit_in_turn, balance, every_option, repair_round, upgrade_in_turn
+from solvers.learned.neural.compiled import (
+    admit_in_turn,
+    balance,
+    downgrades_for,
+    every_option,
+    option_demands,
+    repair_round,
+    upgrade_in_turn,
+)
 from tadp.decision import SITE_NONE, Decision
 from tadp.evaluator import evaluate_batch
 from tadp.instance import Cache, Instance
@@ -272,18 +280,12 @@ def _admit_one_by_one(inst: Instance, pools: Pools, cache: Cache, probs: np.ndar
                    pools.n_gateways, choice, _SLACK)
 
 
-def _option_demands(inst: Instance, pools: Pools, full: np.ndarray, cache: Cache) -> np.ndarray:
-    """(N, 4, pools.size) what every option of every task draws at shares ``full`` (N, 4, 3), caches in bits."""
-    n = inst.n_devices
-    options = np.broadcast_to(np.arange(4), (n, 4)).T  # (4, N): candidate k serves every task with option k
-    return _demands(inst, pools, options, np.swapaxes(full, 0, 1), cache).swapaxes(0, 1)
-
-
 def _sized_options(inst: Instance, pools: Pools, times: TaskTimes, cache: Cache, prices: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Every option's shares (N, 4, 3) at ``prices`` (n_share,) and its demand on every pool (N, 4, P)."""
     full = _option_table(inst, times, prices)
-    return full, _option_demands(inst, pools, np.nan_to_num(full, nan=np.inf), cache)
+    return full, option_demands(np.nan_to_num(full, nan=np.inf), pools.n_gateways, inst.device_gateway,
+                                inst.model_size, cache.gateway, cache.edge)
 
 
 def _option_values(inst: Instance, tasks: SlotTasks) -> np.ndarray:
@@ -303,41 +305,6 @@ def _chosen_shares(full: np.ndarray, choice: np.ndarray) -> np.ndarray:
     return np.where((choice >= 0)[:, None], full[np.arange(len(choice)), np.maximum(choice, 0)], 0.0)
 
 
-def _downgrades_for(short: np.ndarray, j: int, value_j: float, choice: np.ndarray, demand: np.ndarray,
-                    value: np.ndarray, possible: np.ndarray) -> np.ndarray | None:
-    """Served tasks whose heavy models can turn light to free ``short`` (P,), what task ``j`` (worth
-    ``value_j``) lacks on each pool: only switches that free something it lacks and take nothing from
-    any pool, least accuracy lost per share of the shortfall covered first. None if no such set covers
-    it losing less than ``value_j``."""
-    heavy = np.flatnonzero((choice == 1) | (choice == 3))
-    heavy = heavy[possible[heavy, choice[heavy] - 1] & (heavy != j)]
-    if not len(heavy):
-        return None
-    delta = demand[heavy, choice[heavy] - 1] - demand[heavy, choice[heavy]]  # (H, P)
-    lacking = short > 0
-    freed = np.minimum(-delta[:, lacking], short[lacking]) / short[lacking]  # (H, L) share of each shortfall
-    loss = value[heavy, choice[heavy]] - value[heavy, choice[heavy] - 1]
-    useful = (delta <= 0).all(axis=1) & (freed > 0).any(axis=1)
-    heavy, delta, loss = heavy[useful], delta[useful], loss[useful]
-    left = short[lacking].copy()
-    taken: list[int] = []
-    spent = 0.0
-    available = np.ones(len(heavy), bool)
-    while (left > 0).any():
-        cover = np.minimum(-delta[:, lacking], np.maximum(left, 0.0)) / short[lacking]
-        gain = np.where(available, cover.sum(axis=1), 0.0)
-        if not (gain > 0).any():
-            return None
-        best = int(np.argmax(np.where(gain > 0, gain / np.maximum(loss, 1e-12), -1.0)))
-        taken.append(best)
-        available[best] = False
-        spent += loss[best]
-        left += delta[best, lacking]
-        if spent >= value_j:
-            return None
-    return heavy[taken]
-
-
 def refill(inst: Instance, times: TaskTimes, tasks: SlotTasks, probs: np.ndarray, possible: np.ndarray,
            choice: np.ndarray, picked: np.ndarray, prices: np.ndarray, orders: np.ndarray, only: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray]:
@@ -345,7 +312,7 @@ def refill(inst: Instance, times: TaskTimes, tasks: SlotTasks, probs: np.ndarray
     dropped a task able to complete: prices re-balanced on what it admitted (its admitted tasks keep their
     option; if they no longer fit at these prices, the candidate is left as it is); then each dropped
     task, in the candidate's order, gets the first option by the policy's probability that fits the room
-    left, or that fits once some served heavy models turn light (:func:`_downgrades_for`), or, last (at
+    left, or that fits once some served heavy models turn light (:func:`.compiled.downgrades_for`), or, last (at
     most :data:`REFILL_TRIALS` tries per candidate), that fits with every price re-balanced for the
     assignment with it. Returns the new choice and shares, (K, N) and (K, N, 3)."""
     pools = Pools(inst.n_gateways)
@@ -379,8 +346,8 @@ def refill(inst: Instance, times: TaskTimes, tasks: SlotTasks, probs: np.ndarray
                     ch[j], fitted = k, True
                     left -= demand[j, k]
                     break
-                down = _downgrades_for(short, j, float(value[j, k]), ch, demand, value, possible)
-                if down is None:
+                found, down = downgrades_for(short, j, float(value[j, k]), ch, demand, value, possible)
+                if not found:
                     continue
                 left -= (demand[down, ch[down] - 1] - demand[down, ch[down]]).sum(axis=0) + demand[j, k]
                 ch[down] -= 1

@@ -14,8 +14,10 @@ per task, they would cost numpy a call per small array; here they cost a loop. E
 Shares come from :func:`tadp.sizing.chosen_task_shares`, the one closed form of deadline-sized shares that
 the decoder uses. Pools are numbered as :class:`tadp.physics.Pools` (G gateways: bands 0..G-1, gateway
 computes G..2G-1, the BS band 2G, the edge compute 2G + 1, then the caches). A division by zero gives inf or
-nan, as in numpy, and sums add in numpy's order (:func:`numpy_sum`), so that the decisions are
-numpy's to the last bit.
+nan, as in numpy. Where the numpy code summed a row (the refill's downgrade search), the compiled code
+adds in numpy's pairwise order (:func:`numpy_sum`); pool loads add task by task, which may differ from
+numpy's matrix products in the last bit. The decisions were identical to the numpy code's on every slot
+compared (docs/measurements.md, "The neural solver").
 """
 
 from __future__ import annotations

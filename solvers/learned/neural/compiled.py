@@ -300,70 +300,66 @@ def option_demands(full: np.ndarray, n_gateways: int, gateway: np.ndarray, model
 @numba.njit(cache=True)
 def downgrades_for(short: np.ndarray, j: int, value_j: float, choice: np.ndarray, demand: np.ndarray,
                    value: np.ndarray, possible: np.ndarray) -> tuple[bool, np.ndarray]:
-    """Whether served heavy models (``choice`` (N,)) can turn
-    light to free ``short`` (P,), what task ``j`` (worth ``value_j``) lacks on each pool, and which, in the
-    order taken. Only switches that free something it lacks and take nothing from any pool, least accuracy
+    """Whether served heavy models (``choice`` (N,)) can turn light to free ``short`` (P,), what task ``j``
+    (worth ``value_j``) lacks on each pool (negative: the room left there), and which, in the order taken.
+    A switch may free any pool; it may draw on a pool only within the room left there (a heavy model turned
+    light may need its light model placed in a cache), never on one the task still lacks. Least accuracy
     (``value`` (N, 4)) lost per share of the shortfall covered first; none if no such set covers it losing
     less than ``value_j``."""
     none = np.empty(0, np.int64)
     n, width = len(choice), len(short)
     lacking = np.flatnonzero(short > 0)
-    cand = np.empty(n, np.int64)
+    if len(lacking) == 0:
+        return True, none
+    heavy = np.empty(n, np.int64)
     h = 0
     for t in range(n):
         if (choice[t] == 1 or choice[t] == 3) and t != j and possible[t, choice[t] - 1]:
-            cand[h] = t
+            heavy[h] = t
             h += 1
-    if h == 0:
-        return False, none
-    heavy = np.empty(h, np.int64)
     delta = np.empty((h, width))
     loss = np.empty(h)
-    kept = 0
     for i in range(h):
-        t = cand[i]
-        now = choice[t]
-        row = demand[t, now - 1] - demand[t, now]
-        takes = False
-        for p in range(width):
-            if not row[p] <= 0:
-                takes = True
-        frees = False
-        for p in lacking:
-            if min(-row[p], short[p]) / short[p] > 0:
-                frees = True
-        if takes or not frees:
-            continue
-        heavy[kept], delta[kept], loss[kept] = t, row, value[t, now] - value[t, now - 1]
-        kept += 1
-    left = short[lacking].copy()
-    available = np.ones(kept, np.bool_)
-    taken = np.empty(kept, np.int64)
+        t = heavy[i]
+        delta[i] = demand[t, choice[t] - 1] - demand[t, choice[t]]
+        loss[i] = value[t, choice[t]] - value[t, choice[t] - 1]
+    need = short.copy()
+    available = np.ones(h, np.bool_)
+    taken = np.empty(h, np.int64)
     count, spent = 0, 0.0
     cover = np.empty(len(lacking))
-    while (left > 0).any():
-        best, best_ratio, any_gain = -1, -2.0, False
-        for i in range(kept):
-            gain = 0.0
-            if available[i]:
-                for q in range(len(lacking)):
-                    cover[q] = min(-delta[i, lacking[q]], max(left[q], 0.0)) / short[lacking[q]]
-                gain = numpy_sum(cover)
-            ratio = gain / max(loss[i], 1e-12) if gain > 0 else -1.0
-            any_gain = any_gain or gain > 0
-            if ratio > best_ratio:
-                best, best_ratio = i, ratio
-        if not any_gain:
+    while True:
+        done = True
+        for q in lacking:
+            if need[q] > 0:
+                done = False
+        if done:
+            return True, heavy[taken[:count]]
+        best, best_ratio = -1, 0.0
+        for i in range(h):
+            if not available[i]:
+                continue
+            fits = True
+            for p in range(width):
+                if not delta[i, p] <= (0.0 if need[p] > 0 else -need[p]):
+                    fits = False
+                    break
+            if not fits:
+                continue
+            for q in range(len(lacking)):
+                cover[q] = min(-delta[i, lacking[q]], max(need[lacking[q]], 0.0)) / short[lacking[q]]
+            gain = numpy_sum(cover)
+            if gain > 0 and (best < 0 or gain / max(loss[i], 1e-12) > best_ratio):
+                best, best_ratio = i, gain / max(loss[i], 1e-12)
+        if best < 0:
             return False, none
         taken[count] = best
         count += 1
         available[best] = False
         spent += loss[best]
-        for q in range(len(lacking)):
-            left[q] += delta[best, lacking[q]]
+        need += delta[best]
         if spent >= value_j:
             return False, none
-    return True, heavy[taken[:count]]
 
 
 __all__ = ["admit_in_turn", "balance", "downgrades_for", "every_option", "numpy_sum", "option_demands",

@@ -19,7 +19,8 @@
    The evaluator scores all K candidates.
 5. **Refill** (:func:`refill`) of the :data:`REFILL_BEST` best candidates that dropped a task able to
    complete: prices re-balanced on what was admitted, then each dropped task is admitted where it now
-   fits, or where it fits once some heavy models turn light (less accuracy lost than the task brings),
+   fits, or where it fits once some heavy models turn light (less accuracy lost than the task brings;
+   a light model may be placed where a cache has room),
    or, last, where it fits with every price re-balanced for the assignment with it.
    The revisited candidates are scored again.
 6. **Upgrade** (:func:`upgrade`) of the best candidate: at prices balanced for it, its light tasks, most

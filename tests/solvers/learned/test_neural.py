@@ -144,6 +144,33 @@ def test_refill_only_adds_tasks_and_never_lowers_the_best() -> None:
     assert gained > 0
 
 
+def test_downgrades_draw_only_on_room_left_and_cost_less_than_the_task_brings() -> None:
+    """Decoding step 5's search for heavy models to turn light: a switch that frees the pool task 0 lacks
+    may place its light model in a cache where room is left, not beyond it; a switch that draws on a pool
+    the task lacks is never taken; nothing is taken if the accuracy lost reaches the task's value."""
+    from solvers.learned.neural.compiled import downgrades_for
+
+    # pools: 0 and 1 share pools, 2 a cache (bits); task 0 wants option 1; tasks 1-3 serve heavy option 1
+    demand = np.zeros((4, 4, 3))
+    demand[0, 1] = [0.3, 0.0, 0.0]
+    demand[1, 1], demand[1, 0] = [0.4, 0.0, 0.0], [0.1, 0.0, 5.0]  # frees 0.3 of pool 0, places 5 bits
+    demand[2, 1], demand[2, 0] = [0.2, 0.1, 0.0], [0.0, 0.3, 0.0]  # frees pool 0 but draws 0.2 of pool 1
+    demand[3, 1], demand[3, 0] = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]  # frees nothing
+    value = np.tile([0.90, 0.95, 0.90, 0.95], (4, 1))
+    possible = np.ones((4, 4), bool)
+    choice = np.array([-1, 1, 1, 1])
+    short = np.array([0.25, -0.1, -8.0])  # task 0 lacks 0.25 of pool 0; 0.1 of pool 1 and 8 bits are left
+
+    found, taken = downgrades_for(short, 0, 0.95, choice, demand, value, possible)
+    assert found and list(taken) == [1]
+    found, _ = downgrades_for(np.array([0.25, -0.1, -4.0]), 0, 0.95, choice, demand, value, possible)
+    assert not found  # 5 bits do not fit in 4; task 2 would need 0.2 of pool 1 where 0.1 is left
+    found, _ = downgrades_for(short, 0, 0.04, choice, demand, value, possible)
+    assert not found  # losing 0.05 for a task worth 0.04
+    found, _ = downgrades_for(np.array([0.25, 0.05, -8.0]), 0, 0.95, choice, demand, value, possible)
+    assert not found  # task 0 lacks pool 1 too: nothing frees it, and task 2 would draw on it
+
+
 def test_upgrade_only_turns_light_models_heavy_and_never_lowers_the_best() -> None:
     """Decoding step 6 on a roomier instance: the best candidate changes only by light models turned
     heavy (never placed anew in a gateway cache), stays feasible by the evaluator, and scores no less."""

@@ -77,11 +77,13 @@ def balance(prices: np.ndarray, rounds: int, n_gateways: int, gateway: np.ndarra
             price /= price.max()
     return shares, loads
 
+
 @numba.njit(error_model="numpy", cache=True)
 def every_option(price: np.ndarray, n_gateways: int, gateway: np.ndarray, budget: np.ndarray, fetch: np.ndarray,
                  work: np.ndarray, up: np.ndarray, hop: np.ndarray) -> np.ndarray:
-    """(N, 4, 3) the shares of every option of :data:`tadp.sizing.OPTIONS` of every task at one price setting ``price``
-    (n_share,) (:func:`tadp.sizing.chosen_task_shares`; the other arguments as for :func:`balance`)."""
+    """(N, 4, 3) the shares of every option of :data:`tadp.sizing.OPTIONS` of every task at one price
+    setting ``price`` (n_share,) (:func:`tadp.sizing.chosen_task_shares`; the other arguments as for
+    :func:`balance`)."""
     g = n_gateways
     root = np.sqrt(price)
     n = len(budget)
@@ -191,7 +193,7 @@ def repair_round(option: np.ndarray, tried: np.ndarray, shares: np.ndarray, orde
 @numba.njit(error_model="numpy", cache=True)
 def admit_in_turn(rest: np.ndarray, option: np.ndarray, ranking: np.ndarray, full: np.ndarray, bits: np.ndarray,
                   room: np.ndarray, gateway: np.ndarray, n_gateways: int, choice: np.ndarray, slack: float) -> None:
-    """:func:`.decoding._admit_one_by_one`, compiled: task j of ``rest`` tries its class's option
+    """The one-by-one admission of :func:`.decoding.admit`, compiled: task j of ``rest`` tries its class's option
     ``option[j]`` (if served), then the others in its ``ranking`` (N, 4) row, and takes the first whose shares
     ``full[j, k]`` fit the room left in its pools (share pools with ``slack``) and whose cache ``bits[j, k]`` fit
     the cache room left."""

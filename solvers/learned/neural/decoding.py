@@ -31,7 +31,7 @@
    keep flags by the keep rule (``used``, docs/model.md, section 6). Every candidate is feasible by
    construction; the best-scoring one is returned.
 
-The loops per candidate and per task of steps 2-4 and 6 are compiled (:mod:`.compiled`).
+The loops per candidate and per task of steps 2-6 are compiled (:mod:`.compiled`).
 """
 
 from __future__ import annotations
@@ -163,26 +163,6 @@ def balanced_prices(inst: Instance, times: TaskTimes, option: np.ndarray, rounds
     return prices, shares
 
 
-def _demands(inst: Instance, pools: Pools, option: np.ndarray, shares: np.ndarray, cache: Cache) -> np.ndarray:
-    """(K, N, pools.size) what each task's option draws from every pool, caches in bits (zeros for
-    option -1)."""
-    k, n = option.shape
-    rows = np.arange(n)
-    gw = inst.device_gateway
-    served = option >= 0
-    at_edge = option >= 2
-    level = np.maximum(option, 0) % 2
-    demand = np.zeros((k, n, pools.size))
-    cand = np.arange(k)[:, None]
-    demand[cand, rows, pools.band[gw]] = np.where(served, shares[..., 0], 0.0)
-    demand[cand, rows, np.where(at_edge, pools.edge_compute, pools.compute[gw])] = np.where(served, shares[..., 2], 0.0)
-    demand[..., pools.bs] = np.where(at_edge, shares[..., 1], 0.0)
-    resident = np.where(at_edge, cache.edge[rows, level], cache.gateway[rows, level])
-    node = np.where(at_edge, pools.edge_cache, pools.cache[gw])
-    demand[cand, rows, node] += np.where(served & ~resident, inst.model_size[rows, level], 0.0)
-    return demand
-
-
 def _cache_loads(inst: Instance, pools: Pools, option: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray]:
     """Bits each task's option places (K, N) and the bits placed per cache node (K, G + 1)."""
     rows = np.arange(inst.n_devices)
@@ -247,38 +227,33 @@ def admit(inst: Instance, times: TaskTimes, cache: Cache, probs: np.ndarray, opt
     _, placed = _cache_loads(inst, pools, option, cache)
     totals = np.concatenate([_loads(inst, pools, option, np.nan_to_num(shares, nan=np.inf)), placed], axis=1)
     whole = (totals <= np.concatenate([limit[: pools.n_share], limit[pools.cache], limit[[pools.edge_cache]]])).all(1)
+    ranking = np.argsort(-probs[:, 1:], axis=1, kind="stable")  # each task's options, likeliest first
+    bits = np.where(np.concatenate([cache.gateway, cache.edge], axis=1), 0.0,
+                    np.tile(inst.model_size, 2))  # bits each option places, (N, 4)
     for c in range(k):
         if whole[c] and served[c].all():
             continue
         order = orders[c]
         if whole[c]:
+            full = _option_table(inst, times, prices[c])
             prefix, used = int(served[c].sum()), totals[c]
             left = room - np.concatenate([used[: pools.n_share], used[pools.n_share:]])
         else:  # the longest prefix of the order that fits whole, by prefix sums
-            demand = _demands(inst, pools, option[c:c + 1], np.nan_to_num(shares[c:c + 1], nan=np.inf), cache)[0]
+            full, table = _sized_options(inst, pools, times, cache, prices[c])
+            demand = np.where(served[c][:, None], table[np.arange(n), np.maximum(option[c], 0)], 0.0)
             cumulative = np.cumsum(demand[order], axis=0)
             over = np.flatnonzero((cumulative > limit).any(axis=1))
             prefix = min(int(over[0]) if len(over) else n, int(served[c].sum()))
             left = room - (cumulative[prefix - 1] if prefix else 0.0)
         late = order[prefix:]
         choice[c, late] = -1
-        full = _option_table(inst, times, prices[c])
-        _admit_one_by_one(inst, pools, cache, probs, option[c], late, full, left, choice[c])
+        # the rest one at a time: the first option that fits, the class's then the likeliest
+        admit_in_turn(late, option[c], ranking, full, bits, left, inst.device_gateway, pools.n_gateways, choice[c],
+                      _SLACK)
         now = late[choice[c, late] >= 0]
         picked[c, late] = 0.0
         picked[c, now] = full[now, choice[c, now]]
     return choice, picked
-
-
-def _admit_one_by_one(inst: Instance, pools: Pools, cache: Cache, probs: np.ndarray, option: np.ndarray,
-                      rest: np.ndarray, full: np.ndarray, room: np.ndarray, choice: np.ndarray) -> None:
-    """Admit the tasks ``rest`` in turn, each with the first option that fits (its class's, then by the
-    policy's probability); writes ``choice`` and uses up ``room`` in place (:func:`admit_in_turn`)."""
-    ranking = np.argsort(-probs[:, 1:], axis=1, kind="stable")
-    bits = np.where(np.concatenate([cache.gateway, cache.edge], axis=1), 0.0,
-                    np.tile(inst.model_size, 2))  # bits each option places, (N, 4)
-    admit_in_turn(np.ascontiguousarray(rest), option, ranking, full, bits, room, inst.device_gateway,
-                   pools.n_gateways, choice, _SLACK)
 
 
 def _sized_options(inst: Instance, pools: Pools, times: TaskTimes, cache: Cache, prices: np.ndarray

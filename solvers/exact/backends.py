@@ -127,10 +127,13 @@ class HighsBackend(Backend):
         return MipResult(status, res.incumbent_objective, res.objective_bound, values, nodes, list(self.found))
 
 
-#: HiGHS's sub-MIP heuristics (RENS, RINS) run a presolve whose inequality strengthening (RENS -> sub-MIP
-#: -> restart presolve -> strengthenInequalities) does not check the time limit, so on the dense
-#: resource-cut rows of large slots a solve could overrun its limit by far. Without them the limit holds.
-HIGHS_SAFETY_OPTIONS = {"mip_heuristic_run_rens": False}
+#: HiGHS's sub-MIP heuristics (RENS, RINS, root reduced cost) run a presolve whose inequality
+#: strengthening (sub-MIP -> presolve -> strengthenInequalities) does not check the time limit and can
+#: even loop for good: with RENS on, large slots overran their limit by far; with RENS off, the root
+#: reduced-cost sub-MIP of a cold 10x10 scarce slot (the label plan's chain 10, seed 10,010) never returned
+#: (HiGHS 1.16; tests/solvers/exact/test_direct.py). Without any sub-MIP the limit holds.
+HIGHS_SAFETY_OPTIONS = {"mip_heuristic_run_rens": False, "mip_heuristic_run_rins": False,
+                        "mip_heuristic_run_root_reduced_cost": False}
 
 _highs_threads: list[int | None] = []  # the thread count HiGHS's global scheduler was started with
 

@@ -1,7 +1,10 @@
 """The slot model built directly in HiGHS (solvers/exact/direct.py) against the readable Pyomo model
-(solvers/exact/model.py): the same columns, objective, rows, coefficients and bounds."""
+(solvers/exact/model.py): the same columns, objective, rows, coefficients and bounds; and a slot on which
+HiGHS once never returned."""
 
 from __future__ import annotations
+
+import multiprocessing
 
 import numpy as np
 import pytest
@@ -10,7 +13,7 @@ from solvers.exact.backends import HighsBackend
 from solvers.exact.direct import DirectModel
 from solvers.exact.model import add_resource_cut, build_model
 from solvers.exact.options import slot_options
-from tadp.generator import GeneratorOptions, generate_instance
+from tadp.generator import GeneratorOptions, generate_instance, scenario_options
 
 
 def _lp_rows(lp) -> list[tuple]:
@@ -60,3 +63,28 @@ def test_direct_model_equals_pyomo_model(counts, seed, scale, warm) -> None:
     assert np.array_equal(np.asarray(ours.col_upper_), np.asarray(theirs.col_upper_))
     assert all(r <= -1e20 for r in theirs.row_lower_) and all(r <= -1e20 for r in ours.row_lower_)
     assert _lp_rows(ours) == _lp_rows(theirs)
+
+
+def _solve_the_slot_that_hung(queue) -> None:
+    from solvers.exact.highs import PyomoSolver
+
+    inst = generate_instance([10] * 10, seed=10_010, slots=8, options=scenario_options("scarce", resource_scale=0.5))
+    res = PyomoSolver(threads=1).solve(inst, 0, inst.initial_cache, time_limit=2.0)
+    queue.put((res.status, res.score, res.outcome.feasible))
+
+
+def test_a_slot_on_which_highs_looped_comes_back() -> None:
+    """The cold 10x10 scarce slot (seed 10,010) on which HiGHS 1.16's root reduced-cost sub-MIP looped in its
+    presolve for good, whatever the time limit: with the sub-MIP heuristics off
+    (:data:`solvers.exact.backends.HIGHS_SAFETY_OPTIONS`) its 2 s solve returns a feasible incumbent. The
+    solve runs in a child so that a loop fails this test (after 5 minutes) instead of hanging the suite."""
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_solve_the_slot_that_hung, args=(queue,))
+    child.start()
+    child.join(300)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the exact solve did not return: HiGHS looped")
+    status, score, feasible = queue.get(timeout=10)
+    assert status in ("optimal", "time_limit") and feasible and score > 0.9

@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 from benchmarks.cli.common import output_file
+from solvers.learned.neural.labels import LabelPlan
 from tadp.decoders import DECODERS
 from tadp.errors import TadpInputError
 
@@ -51,6 +52,9 @@ def add_parser(sub: Any, name: str) -> None:
                       help="torch CPU threads (default 1: faster for these networks on a shared 2-core machine)")
     neural = p.add_argument_group("neural (--algo neural; defaults: the shipped checkpoint's recipe)")
     neural.add_argument("--chains", type=int, help="label chains (exact optima of 8 slots each; default 120)")
+    neural.add_argument("--keep-all-chains", type=int,
+                        help="further label chains that follow keep rule all (packed caches; default "
+                        f"{LabelPlan().keep_all_chains})")
     neural.add_argument("--labels", default="results/neural/labels",
                         help="label cache folder (default results/neural/labels; labels are reused)")
     neural.add_argument("--imitation-steps", type=int, help="imitation minibatch steps (default 4000; 0: none)")
@@ -79,7 +83,7 @@ def run_neural(args: argparse.Namespace) -> int:
     from solvers.learned.neural.training import neural_config, train_neural
     from solvers.learned.training import set_torch_threads
 
-    for name in ("chains", "imitation_steps", "pg_steps", "samples", "dagger_rounds"):
+    for name in ("chains", "keep_all_chains", "imitation_steps", "pg_steps", "samples", "dagger_rounds"):
         value = getattr(args, name)
         if value is not None and value < (1 if name in ("chains", "samples") else 0):
             raise TadpInputError("argument", "--" + name.replace("_", "-"), f"out of range: {value}")
@@ -89,7 +93,8 @@ def run_neural(args: argparse.Namespace) -> int:
         raise TadpInputError("argument", "--pg-imitation-weight", f"must be >= 0, got {args.pg_imitation_weight}")
     output = output_file(args.output, "--output")
     set_torch_threads(args.threads)
-    cfg = neural_config(seed=args.seed, chains=args.chains, label_folder=args.labels, device=args.device,
+    cfg = neural_config(seed=args.seed, chains=args.chains, keep_all_chains=args.keep_all_chains,
+                        label_folder=args.labels, device=args.device,
                         imitation_steps=args.imitation_steps, pg_steps=args.pg_steps, pg_samples=args.samples,
                         pg_imitation_weight=args.pg_imitation_weight, dagger_rounds=args.dagger_rounds)
 

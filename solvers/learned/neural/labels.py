@@ -4,7 +4,8 @@ A *label* is one slot state (instance, slot, start cache) with the option the ex
 (``highs``, docs/exact.md) gives each task: class 0 drops the task, 1-4 serve it with option k - 1 of
 :data:`tadp.sizing.OPTIONS` (gateway light, gateway heavy, edge light, edge heavy). States come from
 chains: an instance's slots 0..T-1 from its cold start, each start cache the one the optimum's own
-decision (keep rule ``used``) left. DAgger (:func:`relabel`) adds states a policy reached.
+decision left under the chain's keep rule (``used``; ``all`` for the plan's keep-all chains, whose caches
+fill up with every model once placed). DAgger (:func:`relabel`) adds states a policy reached.
 
 Instances are never stored: an instance is a function of (gateway sizes, seed, resource scale), so a
 label file holds those three and the states. One ``.npz`` file per chain, named by its recipe, in a
@@ -28,6 +29,8 @@ from tadp.instance import Cache, Instance, atomic_output
 
 #: Classes of a task's decision: drop, then the options of :data:`tadp.sizing.OPTIONS`.
 N_CLASSES = 5
+#: Offset of the keep-all chains' instance seeds from the plan's first seed.
+KEEP_ALL_SEEDS = 10_000
 
 
 def class_of(decision: Decision) -> np.ndarray:
@@ -44,10 +47,12 @@ class ChainRecipe:
     seed: int  # instance seed
     scale: float  # resource scale ([D9])
     slots: int  # slots in the chain, from the cold start
+    keep: str = "used"  # keep rule the chain follows from slot to slot (docs/model.md, section 6)
 
     @property
     def name(self) -> str:
-        return f"{'-'.join(map(str, self.counts))}-s{self.seed}-r{self.scale:g}-t{self.slots}"
+        rule = "" if self.keep == "used" else f"-k{self.keep}"
+        return f"{'-'.join(map(str, self.counts))}-s{self.seed}-r{self.scale:g}-t{self.slots}{rule}"
 
     def instance(self) -> Instance:
         return generate_instance(list(self.counts), seed=self.seed, slots=self.slots,
@@ -75,17 +80,25 @@ class LabelPlan:
     """Seconds for the exact solve of a chain's cold first slot (its incumbent is the label if unproven)."""
     time_limit: float = 10.0
     """Seconds for every later slot."""
+    keep_all_chains: int = 0
+    """Further chains that follow keep rule ``all`` (every model placed stays cached while the chain
+    lasts: packed caches, the states ``--keep all`` leads to), sizes and scales drawn as above from their
+    own stream, instance seeds from first_seed + :data:`KEEP_ALL_SEEDS`."""
 
     def recipes(self) -> list[ChainRecipe]:
+        return self._drawn(self.chains, self.first_seed, "used") + self._drawn(
+            self.keep_all_chains, self.first_seed + KEEP_ALL_SEEDS, "all")
+
+    def _drawn(self, chains: int, first_seed: int, keep: str) -> list[ChainRecipe]:
         from tadp.generator import parse_size
 
-        rng = np.random.default_rng(self.first_seed)
+        rng = np.random.default_rng(first_seed)
         p = np.asarray(self.scale_weights, float) / sum(self.scale_weights)
         out = []
-        for i in range(self.chains):
+        for i in range(chains):
             size = self.sizes[int(rng.integers(len(self.sizes)))]
             scale = float(self.scales[int(rng.choice(len(self.scales), p=p))])
-            out.append(ChainRecipe(tuple(parse_size(size)), self.first_seed + i, scale, self.slots))
+            out.append(ChainRecipe(tuple(parse_size(size)), first_seed + i, scale, self.slots, keep))
         return out
 
     def folder_name(self) -> str:
@@ -117,13 +130,14 @@ class LabelSet:
         return LabelSet([], [], [], [], [], [], [])
 
 
-def solve_state(inst: Instance, slot: int, cache: Cache, time_limit: float) -> tuple[np.ndarray, float, float, float, Cache]:
+def solve_state(inst: Instance, slot: int, cache: Cache, time_limit: float, keep: str = "used"
+                ) -> tuple[np.ndarray, float, float, float, Cache]:
     """The exact per-slot optimum of one state: classes, score, bound, seconds and the next cache
-    (keep rule ``used``)."""
+    (keep rule ``keep``)."""
     from solvers.exact.highs import PyomoSolver
 
     started = time.perf_counter()
-    result = PyomoSolver(threads=1).solve(inst, slot, cache, time_limit=time_limit)
+    result = PyomoSolver(threads=1, keep=keep).solve(inst, slot, cache, time_limit=time_limit)
     if result.status == "error":
         raise RuntimeError(f"exact solver failed on {inst.name} slot {slot}: {result.info.get('error')}")
     assert result.outcome.next_cache is not None
@@ -134,7 +148,8 @@ def solve_state(inst: Instance, slot: int, cache: Cache, time_limit: float) -> t
 def _save(path: Path, recipe: ChainRecipe, states: LabelSet) -> None:
     with atomic_output(path) as partial, open(partial, "wb") as fh:  # a file object: no ".npz" appended
         np.savez_compressed(
-            fh, counts=np.array(recipe.counts), seed=recipe.seed, scale=recipe.scale, slots=np.array(states.slots),
+            fh, counts=np.array(recipe.counts), seed=recipe.seed, scale=recipe.scale, keep=recipe.keep,
+            slots=np.array(states.slots),
             gateway=np.stack([c.gateway for c in states.caches]), edge=np.stack([c.edge for c in states.caches]),
             labels=np.stack(states.labels), optimum=np.array(states.optimum), bound=np.array(states.bound),
             seconds=np.array(states.seconds))
@@ -143,7 +158,8 @@ def _save(path: Path, recipe: ChainRecipe, states: LabelSet) -> None:
 def load_file(path: Path) -> LabelSet:
     """The states of one label file."""
     with np.load(path) as f:
-        recipe = ChainRecipe(tuple(int(k) for k in f["counts"]), int(f["seed"]), float(f["scale"]), 0)
+        keep = str(f["keep"]) if "keep" in f.files else "used"  # files written before keep-all chains
+        recipe = ChainRecipe(tuple(int(k) for k in f["counts"]), int(f["seed"]), float(f["scale"]), 0, keep)
         n = len(f["slots"])
         recipe = dataclasses.replace(recipe, slots=int(f["slots"].max()) + 1)
         return LabelSet([recipe] * n, [int(s) for s in f["slots"]],
@@ -153,13 +169,14 @@ def load_file(path: Path) -> LabelSet:
 
 
 def label_chain(recipe: ChainRecipe, cold_time_limit: float, time_limit: float) -> LabelSet:
-    """Solve slots 0..T-1 of a recipe's instance from its cold start, each from the optimum's cache."""
+    """Solve slots 0..T-1 of a recipe's instance from its cold start, each from the cache the optimum left
+    under the recipe's keep rule."""
     inst = recipe.instance()
     cache = inst.initial_cache
     out = LabelSet.empty()
     for slot in range(recipe.slots):
         labels, score, bound, seconds, next_cache = solve_state(
-            inst, slot, cache, cold_time_limit if cache.is_empty() else time_limit)
+            inst, slot, cache, cold_time_limit if cache.is_empty() else time_limit, recipe.keep)
         out.extend(LabelSet([recipe], [slot], [cache], [labels], [score], [bound], [seconds]))
         cache = next_cache
     return out
@@ -207,5 +224,5 @@ def relabel(states: Sequence[tuple[ChainRecipe, int, Cache]], folder: Path, tag:
     return out
 
 
-__all__ = ["N_CLASSES", "ChainRecipe", "LabelPlan", "LabelSet", "class_of", "ensure_labels", "label_chain",
+__all__ = ["KEEP_ALL_SEEDS", "N_CLASSES", "ChainRecipe", "LabelPlan", "LabelSet", "class_of", "ensure_labels", "label_chain",
            "load_file", "relabel", "solve_state"]

@@ -109,11 +109,12 @@ class NeuralTrainResult:
 
 def neural_config(**changes: Any) -> NeuralConfig:
     """The default :class:`NeuralConfig` (the shipped checkpoint's recipe) with the given changes; ``None``
-    values keep the default, ``chains`` sets the label plan's chain count."""
-    chains = changes.pop("chains", None)
+    values keep the default, ``chains`` and ``keep_all_chains`` set the label plan's chain counts."""
+    plan = {k: changes.pop(k) for k in ("chains", "keep_all_chains") if k in changes}
     cfg = NeuralConfig(**{k: v for k, v in changes.items() if v is not None})
-    if chains is not None:
-        cfg = dataclasses.replace(cfg, labels=dataclasses.replace(cfg.labels, chains=chains))
+    plan = {k: v for k, v in plan.items() if v is not None}
+    if plan:
+        cfg = dataclasses.replace(cfg, labels=dataclasses.replace(cfg.labels, **plan))
     return cfg
 
 
@@ -245,7 +246,7 @@ def probabilities(net: PolicyNet, features: SlotFeatures, device: torch.device) 
 
 def rollout_states(net: PolicyNet, recipes: list[ChainRecipe], instances: _Instances, samples: int,
                    device: torch.device, rng: np.random.Generator) -> list[tuple[ChainRecipe, int, Cache]]:
-    """The states the policy reaches on each recipe's chain (best of ``samples`` per slot, keep rule ``used``)."""
+    """The states the policy reaches on each recipe's chain (best of ``samples`` per slot, the recipe's keep rule)."""
     from tadp.evaluator import evaluate_slot
 
     net.eval()
@@ -258,7 +259,7 @@ def rollout_states(net: PolicyNet, recipes: list[ChainRecipe], instances: _Insta
             f = slot_features(inst, inst.data[slot], inst.deadline[slot], inst.noisy[slot], cache)
             probs = probabilities(net, f, device)
             cands = decode_candidates(inst, SlotTasks.of(inst, slot, cache), probs, sample_classes(probs, samples, rng), f.possible)
-            outcome = evaluate_slot(inst, slot, cache, cands.decision(cands.best))
+            outcome = evaluate_slot(inst, slot, cache, cands.decision(cands.best, recipe.keep))
             assert outcome.next_cache is not None
             cache = outcome.next_cache
     return states
@@ -318,8 +319,8 @@ def train_neural(cfg: NeuralConfig, *, on_log: Callable[[dict[str, Any]], None] 
     # --- 3. DAgger: label the states the policy reaches, imitate again
     dagger_seconds = 0.0
     for round_ in range(cfg.dagger_rounds):
-        plan = dataclasses.replace(cfg.labels, chains=cfg.dagger_chains, first_seed=cfg.labels.first_seed
-                                   + cfg.labels.chains + round_ * cfg.dagger_chains)
+        plan = dataclasses.replace(cfg.labels, chains=cfg.dagger_chains, keep_all_chains=0,
+                                   first_seed=cfg.labels.first_seed + cfg.labels.chains + round_ * cfg.dagger_chains)
         states = rollout_states(net, plan.recipes(), instances, cfg.pg_samples, device, rng)
         t0 = time.perf_counter()
         fresh = relabel(states, Path(cfg.label_folder) / cfg.labels.folder_name(), f"s{cfg.seed}-r{round_}",

@@ -16,7 +16,7 @@ from solvers import make_solver
 from solvers.learned.neural.checkpoint import SHIPPED, load_neural, save_neural
 from solvers.learned.neural.decoding import SlotTasks, decode_candidates, sample_classes
 from solvers.learned.neural.features import TASK_FEATURES, slot_features
-from solvers.learned.neural.labels import ChainRecipe, LabelPlan, class_of, ensure_labels, load_file
+from solvers.learned.neural.labels import KEEP_ALL_SEEDS, ChainRecipe, LabelPlan, class_of, ensure_labels, load_file
 from solvers.learned.neural.network import NetConfig, PolicyNet
 from solvers.learned.neural.training import neural_config, probabilities, tensors, train_neural
 from tadp.errors import TadpInputError
@@ -239,6 +239,25 @@ def test_labels_are_cached_and_reused(tmp_path) -> None:
     second = ensure_labels(plan, tmp_path)
     assert [p.stat().st_mtime_ns for p in files] == stamps
     assert all(np.array_equal(a, b) for a, b in zip(first.labels, second.labels, strict=True))
+
+
+def test_keep_all_chains_pack_their_caches(tmp_path) -> None:
+    """A plan's keep-all chains come after its other chains (which they leave as they were), from their own
+    seeds; along such a chain every cached model stays cached, and the label file keeps the rule."""
+    plan = LabelPlan(sizes=("2x3",), scales=(0.5,), scale_weights=(1.0,), chains=1, slots=3, cold_time_limit=5,
+                     time_limit=5, keep_all_chains=1)
+    recipes = plan.recipes()
+    assert recipes[0] == dataclasses.replace(plan, keep_all_chains=0).recipes()[0]
+    assert recipes[1].keep == "all" and recipes[1].seed == plan.first_seed + KEEP_ALL_SEEDS
+    assert recipes[1].name.endswith("-kall") and not recipes[0].name.endswith("-kall")
+    labels = ensure_labels(plan, tmp_path)
+    packed = [c for r, c in zip(labels.recipes, labels.caches, strict=True) if r.keep == "all"]
+    assert len(packed) == 3 and packed[0].is_empty()
+    for before, after in zip(packed[:-1], packed[1:], strict=True):
+        assert (after.gateway >= before.gateway).all() and (after.edge >= before.edge).all()
+    assert packed[-1].gateway.any() or packed[-1].edge.any()
+    back = load_file(tmp_path / plan.folder_name() / f"{recipes[1].name}.npz")
+    assert back.recipes[0] == recipes[1]
 
 
 def test_checkpoint_round_trip_and_bad_files(tmp_path) -> None:

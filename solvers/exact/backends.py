@@ -127,13 +127,13 @@ class HighsBackend(Backend):
         return MipResult(status, res.incumbent_objective, res.objective_bound, values, nodes, list(self.found))
 
 
-#: HiGHS's sub-MIP heuristics (RENS, RINS, root reduced cost) run a presolve whose inequality
-#: strengthening (sub-MIP -> presolve -> strengthenInequalities) does not check the time limit and can
-#: even loop for good: with RENS on, large slots overran their limit by far; with RENS off, the root
-#: reduced-cost sub-MIP of a cold 10x10 scarce slot (the label plan's chain 10, seed 10,010) never returned
-#: (HiGHS 1.16; tests/solvers/exact/test_direct.py). Without any sub-MIP the limit holds.
-HIGHS_SAFETY_OPTIONS = {"mip_heuristic_run_rens": False, "mip_heuristic_run_rins": False,
-                        "mip_heuristic_run_root_reduced_cost": False}
+#: HiGHS's sub-MIP heuristics run a presolve whose inequality strengthening (sub-MIP -> presolve ->
+#: strengthenInequalities) does not check the time limit in its inner loop and can even loop for good
+#: (HiGHS 1.16): with RENS on, large slots overran their limit by far; with RENS off, the root reduced-cost
+#: sub-MIP of a cold 10x10 scarce slot (the label plan's chain 10, seed 10,010) never returned
+#: (tests/solvers/exact/test_direct.py). Both are off. RINS runs the same presolve but stays on: no run
+#: has seen it loop, and without it 4x10 scarce proofs took about twice as long (docs/measurements.md).
+HIGHS_SAFETY_OPTIONS = {"mip_heuristic_run_rens": False, "mip_heuristic_run_root_reduced_cost": False}
 
 _highs_threads: list[int | None] = []  # the thread count HiGHS's global scheduler was started with
 

@@ -75,7 +75,7 @@ def _solve_the_slot_that_hung(queue) -> None:
 
 def test_a_slot_on_which_highs_looped_comes_back() -> None:
     """The cold 10x10 scarce slot (seed 10,010) on which HiGHS 1.16's root reduced-cost sub-MIP looped in its
-    presolve for good, whatever the time limit: with the sub-MIP heuristics off
+    presolve for good, whatever the time limit: with that heuristic off
     (:data:`solvers.exact.backends.HIGHS_SAFETY_OPTIONS`) its 2 s solve returns a feasible incumbent. The
     solve runs in a child so that a loop fails this test (after 5 minutes) instead of hanging the suite."""
     ctx = multiprocessing.get_context("fork")

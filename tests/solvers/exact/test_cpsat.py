@@ -13,7 +13,16 @@ import numpy as np
 import pytest
 
 from solvers import make_solver
-from solvers.exact.cpsat import SCALE, CpSatSolver, GridOptions, build_grid, scaled_down, scaled_up, unscaled
+from solvers.exact.cpsat import (
+    SCALE,
+    CpSatSolver,
+    GridOptions,
+    build_grid,
+    greedy_splits,
+    scaled_down,
+    scaled_up,
+    unscaled,
+)
 from solvers.exact.highs import PyomoSolver
 from solvers.exact.options import slot_options
 from tadp.decision import SITE_NONE
@@ -93,11 +102,32 @@ def test_cpsat_within_grid_tolerance(highs: PyomoSolver, counts, seed, scale, wa
 
 
 def test_cpsat_time_limit_returns_feasible_decision() -> None:
-    """0.01 s on a 10x35 slot: a feasible (possibly empty) decision with status time_limit."""
+    """0.01 s on a 10x35 slot: a feasible decision (at least the greedy fallback's) with status time_limit."""
     inst = generate_instance([35] * 10, seed=0, slots=1)
     result = make_solver("cpsat").solve(inst, 0, inst.initial_cache, time_limit=0.01)
     assert result.status == "time_limit"
-    assert result.outcome.feasible
+    assert result.outcome.feasible and result.score > 0.5
+
+
+@pytest.mark.parametrize(("counts", "seed", "scale", "warm"), CASES[-4:] + [([8, 20, 3], 5, 0.5, True)])
+def test_greedy_splits_fit_the_grid_model(counts, seed, scale, warm) -> None:
+    """The greedy's splits (the first round's hint and fallback) satisfy the grid model's own integer
+    constraints, at most one split per task; when CP-SAT finds nothing, the solver returns them, feasible."""
+    inst = _instance(counts, seed, scale, warm)
+    opts = slot_options(inst, 0, inst.initial_cache)
+    g = build_grid(opts, GridOptions())
+    picked = greedy_splits(inst, opts, g)
+    tasks = opts.task[g.option[picked]]
+    assert len(picked) and len(set(tasks.tolist())) == len(picked)
+    for p in range(opts.n_pools):
+        assert sum(int(g.use[k, leg]) for k in picked for leg in range(3) if opts.pool[g.option[k], leg] == p) <= SCALE
+    capacity = np.append(inst.gateway_cache, inst.edge_cache)
+    for node in range(opts.n_gateways + 1):
+        placed = [o for o in g.option[picked] if opts.places[o] and opts.cache_pool[o] == node]
+        assert (sum(scaled_up(opts.model_bits[o] / capacity[node]) for o in placed)
+                <= scaled_down(opts.cache_free[node] / capacity[node]))
+    result = make_solver("cpsat").solve(inst, 0, inst.initial_cache, time_limit=1e-3)
+    assert result.outcome.feasible and result.score >= opts.value(g.option[picked]) - 1e-9
 
 
 def test_cpsat_keep_rule_and_options() -> None:

@@ -301,25 +301,23 @@ def solve_slot_cpsat(
         cert = min_max_load(opts, kept.option)
         centres = option_schedules(opts, np.ones(opts.n_pools))
         centres[cert.chosen] = cert.times
-    greedy = 0.0 if fallback is None or not len(fallback.option) else opts.value(fallback.option)
-    if last is None or kept is None or greedy > opts.value(kept.option):
-        # no round found a solution in its time, or none as good as the greedy's: the greedy's
-        info["cpsat_status"] = info["rounds"][-1]["cpsat_status"] if info["rounds"] else None
-        if fallback is None or not len(fallback.option):
-            return Decision.drop_all(n), "time_limit", 0.0, None, info
+    if fallback is not None and len(fallback.option) and (
+            kept is None or opts.value(fallback.option) > opts.value(kept.option)):
+        kept = fallback  # no round found a solution in its time, or none as good as the greedy's
         info["greedy_fallback"] = True
-        order = np.argsort(fallback.option)
-        chosen = fallback.option[order]
-        bound = None if last is None else min(max(last.bound, greedy), trivial_bound(opts))
-        return _recover(opts, chosen, fallback.times[order]), "time_limit", greedy, bound, info
-    info.update({k: last.info[k] for k in ("splits", "cpsat_status", "solutions", "last_improvement_s")})
+    if kept is None:
+        info["cpsat_status"] = info["rounds"][-1]["cpsat_status"] if info["rounds"] else None
+        return Decision.drop_all(n), "time_limit", 0.0, None, info
     order = np.argsort(kept.option)
     chosen, times = kept.option[order], kept.times[order]
-    decision = _recover(opts, chosen, times)
-    status = "feasible" if last.code == cp_model.OPTIMAL else "time_limit"
+    decision, value = _recover(opts, chosen, times), opts.value(chosen)
     # the restricted optimum lies between the solution and the slot optimum (<= the trivial bound)
-    bound = min(max(last.bound, opts.value(chosen)), trivial_bound(opts))
-    return decision, status, opts.value(chosen), bound, info
+    bound = None if last is None else min(max(last.bound, value), trivial_bound(opts))
+    if last is None or info.get("greedy_fallback"):
+        info["cpsat_status"] = info["rounds"][-1]["cpsat_status"] if info["rounds"] else None
+        return decision, "time_limit", value, bound, info
+    info.update({k: last.info[k] for k in ("splits", "cpsat_status", "solutions", "last_improvement_s")})
+    return decision, "feasible" if last.code == cp_model.OPTIMAL else "time_limit", value, bound, info
 
 
 def _recover(opts: SlotOptions, chosen: np.ndarray, grid_times: np.ndarray) -> Decision:

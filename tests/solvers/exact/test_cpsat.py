@@ -111,7 +111,7 @@ def test_cpsat_time_limit_returns_feasible_decision() -> None:
 
 @pytest.mark.parametrize(("counts", "seed", "scale", "warm"), CASES[-4:] + [([8, 20, 3], 5, 0.5, True)])
 def test_greedy_splits_fit_the_grid_model(counts, seed, scale, warm) -> None:
-    """The greedy's splits (the first round's hint and fallback) satisfy the grid model's own integer
+    """The greedy's splits (the solver's fallback) satisfy the grid model's own integer
     constraints, at most one split per task; when CP-SAT finds nothing, the solver returns them, feasible."""
     inst = _instance(counts, seed, scale, warm)
     opts = slot_options(inst, 0, inst.initial_cache)

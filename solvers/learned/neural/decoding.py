@@ -429,6 +429,7 @@ def decode_candidates(inst: Instance, tasks: SlotTasks, probs: np.ndarray, class
         option, prices, shares = repair(inst, times, tasks.cache, probs, possible, option, orders, prices, shares)
     choice, picked = admit(inst, times, tasks.cache, probs, option, orders, prices, shares)
     batch, score, completion = _scored(inst, tasks, choice, picked)
+    first_best = int(np.argmax(score))
     if refill_best > 0:
         best = np.argsort(-score, kind="stable")[:refill_best]
         new_choice, picked = refill(inst, times, tasks, probs, possible, choice, picked, prices, orders, best)
@@ -439,8 +440,11 @@ def decode_candidates(inst: Instance, tasks: SlotTasks, probs: np.ndarray, class
             _replace_rows(batch, changed, b2)
             score[changed], completion[changed] = s2, c2
     if upgrade_best:
-        b = int(np.argmax(score))
-        if score[b] >= 0:
+        # the best candidate, and the one that was best before the refill if the refill overtook it: the
+        # refill must not take the upgrade away from the candidate that would have had it
+        for b in dict.fromkeys((int(np.argmax(score)), first_best)):
+            if score[b] < 0:
+                continue
             better = upgrade(inst, times, tasks, possible, choice[b], prices[b])
             if better is not None:
                 b2, s2, c2 = _scored(inst, tasks, better[0][None], better[1][None])

@@ -172,8 +172,10 @@ def test_downgrades_draw_only_on_room_left_and_cost_less_than_the_task_brings() 
 
 
 def test_upgrade_only_turns_light_models_heavy_and_never_lowers_the_best() -> None:
-    """Decoding step 6 on a roomier instance: the best candidate changes only by light models turned
-    heavy (never placed anew in a gateway cache), stays feasible by the evaluator, and scores no less."""
+    """Decoding step 6 on a roomier instance, on candidates drawn from the policy with every heavy model
+    turned light (so that the step has something to do whatever the checkpoint): the best candidate changes
+    only by light models turned heavy (never placed anew in a gateway cache), stays feasible by the
+    evaluator, and scores no less."""
     from tadp.generator import scenario_options
 
     inst = generate_instance([25] * 4, seed=0, slots=3, options=scenario_options("scarce", resource_scale=0.8))
@@ -185,6 +187,8 @@ def test_upgrade_only_turns_light_models_heavy_and_never_lowers_the_best() -> No
         f = _features(inst, slot, cache)
         probs = probabilities(net, f, torch.device("cpu"))
         classes = sample_classes(probs, 8, rng)
+        classes = np.where(classes % 2 == 0, classes - 1, classes)  # heavy classes (2, 4) to light (1, 3)
+        classes[classes < 0] = 0
         tasks = SlotTasks.of(inst, slot, cache)
         before = decode_candidates(inst, tasks, probs, classes, f.possible, upgrade_best=False)
         after = decode_candidates(inst, tasks, probs, classes, f.possible)

@@ -70,7 +70,7 @@ class LabelPlan:
     """Resource scales ([D9]); 0.5 is the ``scarce`` scenario."""
     scale_weights: tuple[float, ...] = (0.2, 0.65, 0.15)
     """How often each scale is drawn."""
-    chains: int = 120
+    chains: int = 240
     """Chains (instances) to label."""
     slots: int = 8
     """Slots per chain."""

@@ -80,7 +80,7 @@ class LabelPlan:
     """Seconds for the exact solve of a chain's cold first slot (its incumbent is the label if unproven)."""
     time_limit: float = 10.0
     """Seconds for every later slot."""
-    keep_all_chains: int = 0
+    keep_all_chains: int = 40
     """Further chains that follow keep rule ``all`` (every model placed stays cached while the chain
     lasts: packed caches, the states ``--keep all`` leads to), sizes and scales drawn as above from their
     own stream, instance seeds from first_seed + :data:`KEEP_ALL_SEEDS`."""

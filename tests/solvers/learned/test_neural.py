@@ -233,7 +233,7 @@ def test_decoding_the_optimum_recovers_it() -> None:
 def test_labels_are_cached_and_reused(tmp_path) -> None:
     """A label plan is solved once: the files are read back identically, and a second call solves nothing."""
     plan = LabelPlan(sizes=("2x2",), scales=(0.5,), scale_weights=(1.0,), chains=2, slots=2, cold_time_limit=5,
-                     time_limit=5)
+                     time_limit=5, keep_all_chains=0)
     first = ensure_labels(plan, tmp_path)
     files = sorted((tmp_path / plan.folder_name()).glob("*.npz"))
     assert len(first) == 4 and len(files) == 2
@@ -312,7 +312,7 @@ def test_smoke_training_learns_the_labels(tmp_path) -> None:
     """A few hundred steps of imitation, a few of policy gradient and one DAgger round on tiny labelled
     chains: the loss falls, the checkpoint command writes a loadable file with its provenance."""
     plan = LabelPlan(sizes=("2x3", "3x2"), scales=(0.5,), scale_weights=(1.0,), chains=4, slots=3,
-                     cold_time_limit=5, time_limit=5)
+                     cold_time_limit=5, time_limit=5, keep_all_chains=0)
     cfg = dataclasses.replace(neural_config(seed=0, label_folder=str(tmp_path), imitation_steps=200, pg_steps=4,
                                             pg_batch=2, pg_samples=4, dagger_rounds=1, dagger_chains=1,
                                             dagger_steps=20, batch_size=8, validation_fraction=0.3),

@@ -142,24 +142,32 @@ def _grid(opts: SlotOptions, option: np.ndarray, times: np.ndarray) -> Grid:
     return Grid(option[keep], times[keep], use[keep])
 
 
-def greedy_splits(inst: Instance, opts: SlotOptions, g: Grid) -> np.ndarray:
-    """Indices of splits of ``g`` that satisfy every constraint of the grid model (pools and caches, in
-    its integer units), at most one per task: first every task, cheapest first, takes its split of least
-    largest pool use that fits what is left; then each served task, most accuracy to gain first, moves to
-    its most accurate split that fits in its place. The answer when no CP-SAT round finds a solution as
-    good in its time (no round found any in 10 s on a cold 10x35 scarce slot of the default run). Not a
-    hint: hinted, it held CP-SAT to the greedy's solution (0.934-0.939 where the rounds unhinted found
-    0.941-0.943)."""
+def grid_rows(inst: Instance, opts: SlotOptions, g: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """The grid model's pool and cache rows in its integer units: each split's use (K, P + G + 1) of every
+    pool (shares rounded up, out of ``SCALE``) and every cache (model sizes rounded up, in capacity /
+    ``SCALE``), and the room of each (``SCALE``; free space rounded down)."""
     capacity = np.append(inst.gateway_cache, inst.edge_cache)
     room = np.append(np.full(opts.n_pools, SCALE, np.int64),
                      [scaled_down(opts.cache_free[c] / capacity[c]) for c in range(opts.n_gateways + 1)])
-    need = np.zeros((len(g.option), len(room)), np.int64)  # each split's use of every pool and cache
+    need = np.zeros((len(g.option), len(room)), np.int64)
     for leg in range(3):
         on = (opts.pool[g.option, leg] >= 0) & (g.use[:, leg] > 0)
         np.add.at(need, (np.flatnonzero(on), opts.pool[g.option[on], leg]), g.use[on, leg])
     placing = np.flatnonzero(opts.places[g.option])
     need[placing, opts.n_pools + opts.cache_pool[g.option[placing]]] = [
         scaled_up(opts.model_bits[o] / capacity[opts.cache_pool[o]]) for o in g.option[placing]]
+    return need, room
+
+
+def greedy_splits(inst: Instance, opts: SlotOptions, g: Grid) -> np.ndarray:
+    """Indices of splits of ``g`` that satisfy every constraint of the grid model (pools and caches, in
+    its integer units: :func:`grid_rows`), at most one per task: first every task, cheapest first, takes its
+    split of least largest pool use that fits what is left; then each served task, most accuracy to gain
+    first, moves to its most accurate split that fits in its place. The answer when no CP-SAT round finds a
+    solution as good in its time (no round found any in 10 s on a cold 10x35 scarce slot of the default
+    run). Not a hint: hinted, it held CP-SAT to the greedy's solution (0.934-0.939 where the rounds
+    unhinted found 0.941-0.943)."""
+    need, room = grid_rows(inst, opts, g)
     accuracy, task = opts.accuracy[g.option], opts.task[g.option]
     largest = need[:, : opts.n_pools].max(axis=1)
     cheapest = np.full(opts.n_tasks, np.iinfo(np.int64).max)
@@ -204,17 +212,11 @@ def _solve_grid(inst: Instance, opts: SlotOptions, g: Grid, *, time_limit: float
     order = np.argsort(task_of, kind="stable")
     for group in np.split(order, np.flatnonzero(np.diff(task_of[order])) + 1):
         model.add_at_most_one(pick[k] for k in group)  # C2, C3: one option, one split, per task (or none)
-    leg_pool = opts.pool[g.option]  # (K, 3)
-    for p in range(opts.n_pools):  # C4, C5 on the grid, shares rounded up
-        ks, legs = np.nonzero((leg_pool == p) & (g.use > 0))
+    need, room = grid_rows(inst, opts, g)
+    for r in range(len(room)):  # C4, C5 on the grid, shares rounded up; C6, sizes up, free space down
+        ks = np.flatnonzero(need[:, r] > 0)
         if len(ks):
-            model.add(sum(int(c) * pick[k] for k, c in zip(ks, g.use[ks, legs], strict=True)) <= SCALE)
-    capacity = np.append(inst.gateway_cache, inst.edge_cache)
-    for node in range(opts.n_gateways + 1):  # C6: sizes up, free space down, in capacity / SCALE
-        ks = np.flatnonzero(opts.places[g.option] & (opts.cache_pool[g.option] == node))
-        if len(ks):
-            model.add(sum(scaled_up(opts.model_bits[g.option[k]] / capacity[node]) * pick[k] for k in ks)
-                      <= scaled_down(opts.cache_free[node] / capacity[node]))
+            model.add(sum(int(need[k, r]) * pick[k] for k in ks) <= int(room[r]))
     gain = [round(float(opts.accuracy[o]) * SCALE) for o in g.option]
     model.maximize(sum(c * v for c, v in zip(gain, pick, strict=True)))
     if hint is not None:
@@ -305,8 +307,8 @@ def solve_slot_cpsat(
             kept is None or opts.value(fallback.option) > opts.value(kept.option)):
         kept = fallback  # no round found a solution in its time, or none as good as the greedy's
         info["greedy_fallback"] = True
+    info["cpsat_status"] = info["rounds"][-1]["cpsat_status"] if info["rounds"] else None  # the last round's
     if kept is None:
-        info["cpsat_status"] = info["rounds"][-1]["cpsat_status"] if info["rounds"] else None
         return Decision.drop_all(n), "time_limit", 0.0, None, info
     order = np.argsort(kept.option)
     chosen, times = kept.option[order], kept.times[order]
@@ -314,7 +316,6 @@ def solve_slot_cpsat(
     # the restricted optimum lies between the solution and the slot optimum (<= the trivial bound)
     bound = None if last is None else min(max(last.bound, value), trivial_bound(opts))
     if last is None or info.get("greedy_fallback"):
-        info["cpsat_status"] = info["rounds"][-1]["cpsat_status"] if info["rounds"] else None
         return decision, "time_limit", value, bound, info
     info.update({k: last.info[k] for k in ("splits", "cpsat_status", "solutions", "last_improvement_s")})
     return decision, "feasible" if last.code == cp_model.OPTIMAL else "time_limit", value, bound, info

@@ -51,7 +51,8 @@ def add_parser(sub: Any, name: str) -> None:
     algo.add_argument("--threads", type=int, default=1,
                       help="torch CPU threads (default 1: faster for these networks on a shared 2-core machine)")
     neural = p.add_argument_group("neural (--algo neural; defaults: the shipped checkpoint's recipe)")
-    neural.add_argument("--chains", type=int, help="label chains (exact optima of 8 slots each; default 240)")
+    neural.add_argument("--chains", type=int,
+                        help=f"label chains (exact optima of 8 slots each; default {LabelPlan().chains})")
     neural.add_argument("--keep-all-chains", type=int,
                         help="further label chains that follow keep rule all (packed caches; default "
                         f"{LabelPlan().keep_all_chains})")

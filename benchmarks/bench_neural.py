@@ -58,9 +58,9 @@ CASES = {
     "20x35": Case((35,) * 20, instances=1, slots=3, time_limit=60),
     "uneven": Case((8, 20, 35, 12, 25), instances=2, slots=5, time_limit=30),
     "warm": Case((35,) * 10, warm=True, instances=3, slots=5, time_limit=60),
-    "scale-0.4": Case((25,) * 4, scale=0.4, instances=1, slots=5, time_limit=30),
-    "scale-0.6": Case((25,) * 4, scale=0.6, instances=1, slots=5, time_limit=30),
-    "scale-0.8": Case((25,) * 4, scale=0.8, instances=1, slots=5, time_limit=30),
+    "scale-0.4": Case((25,) * 4, scale=0.4, instances=3, slots=5, time_limit=30),
+    "scale-0.6": Case((25,) * 4, scale=0.6, instances=3, slots=5, time_limit=30),
+    "scale-0.8": Case((25,) * 4, scale=0.8, instances=3, slots=5, time_limit=30),
 }
 ABLATION_CASES = ("2x5", "10x35")
 

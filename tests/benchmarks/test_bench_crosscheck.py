@@ -1,0 +1,31 @@
+"""The cross-check script (benchmarks/bench_crosscheck.py): it passes on the solvers as they are, and it catches a
+solver that breaks the rules."""
+
+from __future__ import annotations
+
+import random
+from types import SimpleNamespace
+
+from benchmarks import bench_crosscheck as crosscheck
+from solvers import make_solver
+
+
+def test_crosscheck_passes_on_random_instances(capsys) -> None:
+    assert crosscheck.main(["--seed", "3", "--tiny", "2", "--mid", "1", "--time-limit", "10"]) == 0
+    assert "3 instances (two slots each), 0 with a mismatch" in capsys.readouterr().out
+
+
+class _Cheat:
+    """Claims a score above any optimum with a decision the evaluator rejects."""
+
+    def solve(self, inst, slot, cache, time_limit):  # noqa: ARG002 - the solver interface
+        return SimpleNamespace(outcome=SimpleNamespace(feasible=False), score=2.0)
+
+
+def test_crosscheck_reports_a_solver_above_the_optimum() -> None:
+    inst = crosscheck.draw_instance(random.Random(5), 2, 2, 4)
+    solvers = {"highs": make_solver("highs", threads=1), "highs-pyomo": make_solver("highs", threads=1, engine="pyomo"),
+               "cheat": _Cheat()}
+    problems = crosscheck.check_instance(inst, solvers, 10.0, enumerate_truth=True)
+    assert len(problems) == inst.n_slots
+    assert all("cheat score 2.0 (feasible False) above the optimum" in p for p in problems)

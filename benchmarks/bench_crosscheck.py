@@ -1,10 +1,10 @@
 """Every solver against the exact optimum, on random instances no test fixes (docs/measurements.md, "Cross-checks").
 
-    python -m benchmarks.bench_crosscheck --seed 1 --tiny 300 --mid 100
+    python -m benchmarks.bench_crosscheck --seed 1 --tiny 300 --mid 100 --episodes 100
 
 Instances are drawn from the seed: 1-4 gateways of uneven sizes, the ``scarce`` or ``paper`` scenario, a
 resource scale from 0.1 to 2, cold or warm start caches, two chained slots each (the second from the cache the
-first decision of ``highs`` left).
+first decision of ``highs`` left), or three slots for ``--episodes``.
 
 * ``--tiny N``: instances of at most 5 tasks. ``highs`` (the direct engine) and its Pyomo engine must prove
   the optimum that :func:`solvers.exact.enumerate.enumerate_optimum` finds by walking every assignment (to
@@ -13,6 +13,12 @@ first decision of ``highs`` left).
 * ``--mid N``: instances of up to 4 x 8 tasks. ``highs`` (``--time-limit`` s) must return an accepted decision
   with a bound no lower than its score; every other solver (``greedy``, ``neural``, ``cpsat``, ``random``) an
   accepted decision scoring no more than that bound.
+* ``--episodes N``: instances of at most 3 tasks, three slots. The clairvoyant horizon optimum of
+  ``highs-horizon`` (:class:`solvers.horizon.solver.HorizonSolver`) must equal the one that
+  :func:`solvers.horizon.enumerate.enumerate_episode` finds by walking every slot and keep choice (to 1e-6),
+  with a bound no lower; the episode of every online policy (``highs``, ``greedy``, ``neural``, ``cpsat``,
+  ``random``, each slot from the cache its previous decision left) must score no more. Episodes where the
+  enumeration left knife-edge slot choices out (``uncertain``) are counted apart, not judged.
 
 One line per mismatch, progress every 25 instances, a summary; exit status 1 if anything disagreed.
 """
@@ -27,13 +33,16 @@ from typing import Any
 
 from solvers import make_solver
 from solvers.exact.enumerate import enumerate_optimum
+from solvers.horizon.enumerate import enumerate_episode
+from solvers.horizon.solver import HorizonSolver
 from tadp.generator import GeneratorOptions, generate_instance
 from tadp.instance import Instance
 
 TOL = 1e-6
 
 
-def draw_instance(rng: random.Random, max_gateways: int, max_devices: int, max_tasks: int) -> Instance:
+def draw_instance(rng: random.Random, max_gateways: int, max_devices: int, max_tasks: int, slots: int = 2
+                  ) -> Instance:
     """A random instance (module doc): uneven gateways, scenario, scale and start cache all drawn."""
     counts = [rng.randint(1, max_devices) for _ in range(rng.randint(1, max_gateways))]
     while sum(counts) > max_tasks:
@@ -42,7 +51,7 @@ def draw_instance(rng: random.Random, max_gateways: int, max_devices: int, max_t
     options = GeneratorOptions(scenario=rng.choice(["scarce", "paper"]),
                                resource_scale=rng.choice([0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 2.0]),
                                warm_cache=rng.random() < 0.5)
-    return generate_instance(counts, seed=rng.randint(0, 10**6), slots=2, options=options)
+    return generate_instance(counts, seed=rng.randint(0, 10**6), slots=slots, options=options)
 
 
 def check_instance(inst: Instance, solvers: dict[str, Any], time_limit: float, enumerate_truth: bool) -> list[str]:
@@ -74,6 +83,54 @@ def check_instance(inst: Instance, solvers: dict[str, Any], time_limit: float, e
     return problems
 
 
+def episode_score(solver: Any, inst: Instance, n_slots: int, time_limit: float) -> float:
+    """The mean slot score of ``solver``'s episode over slots 0..n_slots-1, caches chained (C7)."""
+    scores, cache = [], inst.initial_cache
+    for slot in range(n_slots):
+        res = solver.solve(inst, slot, cache, time_limit=time_limit)
+        scores.append(res.score)
+        cache = res.outcome.next_cache
+    return sum(scores) / n_slots
+
+
+def check_episode(inst: Instance, solvers: dict[str, Any], time_limit: float) -> list[str] | None:
+    """The mismatches of ``inst``'s episode (module doc, ``--episodes``), as lines; None when the enumeration
+    left knife-edge slot choices out (not judged)."""
+    truth = enumerate_episode(inst)
+    if truth.uncertain:
+        return None
+    problems = []
+    res = HorizonSolver().solve_horizon(inst, time_limit=time_limit)
+    if res.status != "optimal" or abs(res.score - truth.value) > TOL or res.bound < truth.value - TOL:
+        problems.append(f"{inst.name}: highs-horizon {res.status} score {res.score} bound {res.bound}, "
+                        f"enumerated optimum {truth.value}")
+    for name, solver in solvers.items():
+        score = episode_score(solver, inst, inst.n_slots, time_limit)
+        if score > truth.value + TOL:
+            problems.append(f"{inst.name}: {name} episode {score} above the clairvoyant optimum {truth.value}")
+    return problems
+
+
+def run_episodes(count: int, rng: random.Random, time_limit: float) -> tuple[int, int]:
+    """``count`` three-slot instances of at most 3 tasks; (instances with a mismatch, instances judged)."""
+    solvers = {n: make_solver(n, threads=1) if n == "highs" else make_solver(n)
+               for n in ("highs", "greedy", "neural", "cpsat", "random")}
+    bad, judged, started = 0, 0, time.perf_counter()
+    for i in range(count):
+        inst = draw_instance(rng, 3, 2, 3, slots=3)
+        problems = check_episode(inst, solvers, time_limit)
+        if problems is not None:
+            judged += 1
+            bad += bool(problems)
+            for line in problems:
+                print(f"MISMATCH episodes {i}: {line}", flush=True)
+        if (i + 1) % 25 == 0 or i + 1 == count:
+            print(f"episodes: {i + 1}/{count} instances, {i + 1 - judged} not judged (knife edges), "
+                  f"{bad} with a mismatch, {time.perf_counter() - started:.0f} s",
+                  file=sys.stderr, flush=True)
+    return bad, judged
+
+
 def run(kind: str, count: int, rng: random.Random, time_limit: float) -> tuple[int, int]:
     """``count`` instances of ``kind`` ("tiny" or "mid"); (instances with a mismatch, instances)."""
     tiny = kind == "tiny"
@@ -99,15 +156,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="draws every instance (default 0)")
     parser.add_argument("--tiny", type=int, default=100, help="instances of at most 5 tasks (default 100)")
     parser.add_argument("--mid", type=int, default=50, help="instances of up to 4 x 8 tasks (default 50)")
+    parser.add_argument("--episodes", type=int, default=0,
+                        help="three-slot instances of at most 3 tasks, against episode enumeration (default 0)")
     parser.add_argument("--time-limit", type=float, default=10.0, help="seconds per solve (default 10)")
     args = parser.parse_args(argv)
-    if min(args.tiny, args.mid) < 0 or args.time_limit <= 0:
-        parser.error("--tiny and --mid must be >= 0 and --time-limit > 0")
+    if min(args.tiny, args.mid, args.episodes) < 0 or args.time_limit <= 0:
+        parser.error("--tiny, --mid and --episodes must be >= 0 and --time-limit > 0")
     rng = random.Random(args.seed)
     results = [run(kind, count, rng, args.time_limit) for kind, count in (("tiny", args.tiny), ("mid", args.mid))
                if count]
+    if args.episodes:
+        results.append(run_episodes(args.episodes, rng, args.time_limit))
     bad = sum(b for b, _ in results)
-    print(f"{sum(n for _, n in results)} instances (two slots each), {bad} with a mismatch")
+    print(f"{sum(n for _, n in results)} instances judged, {bad} with a mismatch")
     return 1 if bad else 0
 
 

@@ -12,14 +12,14 @@ from solvers import make_solver
 
 def test_crosscheck_passes_on_random_instances(capsys) -> None:
     assert crosscheck.main(["--seed", "3", "--tiny", "2", "--mid", "1", "--time-limit", "10"]) == 0
-    assert "3 instances (two slots each), 0 with a mismatch" in capsys.readouterr().out
+    assert "3 instances judged, 0 with a mismatch" in capsys.readouterr().out
 
 
 class _Cheat:
     """Claims a score above any optimum with a decision the evaluator rejects."""
 
     def solve(self, inst, slot, cache, time_limit):  # noqa: ARG002 - the solver interface
-        return SimpleNamespace(outcome=SimpleNamespace(feasible=False), score=2.0)
+        return SimpleNamespace(outcome=SimpleNamespace(feasible=False, next_cache=cache), score=2.0)
 
 
 def test_crosscheck_reports_a_solver_above_the_optimum() -> None:
@@ -29,3 +29,14 @@ def test_crosscheck_reports_a_solver_above_the_optimum() -> None:
     problems = crosscheck.check_instance(inst, solvers, 10.0, enumerate_truth=True)
     assert len(problems) == inst.n_slots
     assert all("cheat score 2.0 (feasible False) above the optimum" in p for p in problems)
+
+
+def test_episodes_against_enumeration(capsys) -> None:
+    """An instance whose episode enumeration is quick (seed 5: 3 tasks, 5 states): the horizon optimum equals
+    it and every online policy's episode stays below; a policy claiming more is reported."""
+    assert crosscheck.main(["--seed", "5", "--tiny", "0", "--mid", "0", "--episodes", "1"]) == 0
+    assert "1 instances judged, 0 with a mismatch" in capsys.readouterr().out
+    inst = crosscheck.draw_instance(random.Random(5), 3, 2, 3, slots=3)
+    problems = crosscheck.check_episode(inst, {"cheat": _Cheat()}, 10.0)
+    assert problems is not None and len(problems) == 1
+    assert "cheat episode 2.0 above the clairvoyant optimum" in problems[0]

@@ -1,10 +1,10 @@
 """Every solver against the exact optimum, on random instances no test fixes (docs/measurements.md, "Cross-checks").
 
-    python -m benchmarks.bench_crosscheck --seed 1 --tiny 300 --mid 100 --episodes 100
+    python -m benchmarks.bench_crosscheck --seed 1 --tiny 300 --mid 100 --episodes 100 --mid-episodes 50
 
 Instances are drawn from the seed: 1-4 gateways of uneven sizes, the ``scarce`` or ``paper`` scenario, a
 resource scale from 0.1 to 2, cold or warm start caches, two chained slots each (the second from the cache the
-first decision of ``highs`` left), or three slots for ``--episodes``.
+first decision of ``highs`` left), or three or four slots for ``--episodes`` and ``--mid-episodes``.
 
 * ``--tiny N``: instances of at most 5 tasks. ``highs`` (the direct engine) and its Pyomo engine must prove
   the optimum that :func:`solvers.exact.enumerate.enumerate_optimum` finds by walking every assignment (to
@@ -19,6 +19,9 @@ first decision of ``highs`` left), or three slots for ``--episodes``.
   with a bound no lower; the episode of every online policy (``highs``, ``greedy``, ``neural``, ``cpsat``,
   ``random``, each slot from the cache its previous decision left) must score no more. Episodes where the
   enumeration left knife-edge slot choices out (``uncertain``) are counted apart, not judged.
+* ``--mid-episodes N``: instances of up to 4 x 4 tasks, four slots. The horizon bound of
+  :func:`solvers.horizon.rolling.episode_bound` (``--time-limit`` s; slot bands up to 16 tasks a slot) must be
+  no lower than its own episode, and every online policy's episode no higher than the bound.
 
 One line per mismatch, progress every 25 instances, a summary; exit status 1 if anything disagreed.
 """
@@ -34,6 +37,7 @@ from typing import Any
 from solvers import make_solver
 from solvers.exact.enumerate import enumerate_optimum
 from solvers.horizon.enumerate import enumerate_episode
+from solvers.horizon.rolling import episode_bound
 from solvers.horizon.solver import HorizonSolver
 from tadp.generator import GeneratorOptions, generate_instance
 from tadp.instance import Instance
@@ -93,39 +97,49 @@ def episode_score(solver: Any, inst: Instance, n_slots: int, time_limit: float) 
     return sum(scores) / n_slots
 
 
-def check_episode(inst: Instance, solvers: dict[str, Any], time_limit: float) -> list[str] | None:
-    """The mismatches of ``inst``'s episode (module doc, ``--episodes``), as lines; None when the enumeration
-    left knife-edge slot choices out (not judged)."""
-    truth = enumerate_episode(inst)
-    if truth.uncertain:
-        return None
+def check_episode(inst: Instance, solvers: dict[str, Any], time_limit: float, enumerate_truth: bool = True
+                  ) -> list[str] | None:
+    """The mismatches of ``inst``'s episode (module doc, ``--episodes`` or, without ``enumerate_truth``,
+    ``--mid-episodes``), as lines; None when the enumeration left knife-edge slot choices out (not judged)."""
     problems = []
-    res = HorizonSolver().solve_horizon(inst, time_limit=time_limit)
-    if res.status != "optimal" or abs(res.score - truth.value) > TOL or res.bound < truth.value - TOL:
-        problems.append(f"{inst.name}: highs-horizon {res.status} score {res.score} bound {res.bound}, "
-                        f"enumerated optimum {truth.value}")
+    if enumerate_truth:
+        truth = enumerate_episode(inst)
+        if truth.uncertain:
+            return None
+        res = HorizonSolver().solve_horizon(inst, time_limit=time_limit)
+        if res.status != "optimal" or abs(res.score - truth.value) > TOL or res.bound < truth.value - TOL:
+            problems.append(f"{inst.name}: highs-horizon {res.status} score {res.score} bound {res.bound}, "
+                            f"enumerated optimum {truth.value}")
+        ceiling, what = truth.value, "the clairvoyant optimum"
+    else:
+        found = episode_bound(inst, time_limit=time_limit)
+        if found.bound < found.incumbent - 1e-9:
+            problems.append(f"{inst.name}: horizon bound {found.bound} below its own episode {found.incumbent}")
+        ceiling, what = found.bound, "the horizon bound"
     for name, solver in solvers.items():
         score = episode_score(solver, inst, inst.n_slots, time_limit)
-        if score > truth.value + TOL:
-            problems.append(f"{inst.name}: {name} episode {score} above the clairvoyant optimum {truth.value}")
+        if score > ceiling + TOL:
+            problems.append(f"{inst.name}: {name} episode {score} above {what} {ceiling}")
     return problems
 
 
-def run_episodes(count: int, rng: random.Random, time_limit: float) -> tuple[int, int]:
-    """``count`` three-slot instances of at most 3 tasks; (instances with a mismatch, instances judged)."""
+def run_episodes(count: int, rng: random.Random, time_limit: float, mid: bool = False) -> tuple[int, int]:
+    """``count`` three-slot instances of at most 3 tasks (``mid``: four slots of up to 4 x 4 tasks);
+    (instances with a mismatch, instances judged)."""
     solvers = {n: make_solver(n, threads=1) if n == "highs" else make_solver(n)
                for n in ("highs", "greedy", "neural", "cpsat", "random")}
+    kind = "mid-episodes" if mid else "episodes"
     bad, judged, started = 0, 0, time.perf_counter()
     for i in range(count):
-        inst = draw_instance(rng, 3, 2, 3, slots=3)
-        problems = check_episode(inst, solvers, time_limit)
+        inst = draw_instance(rng, 4, 4, 16, slots=4) if mid else draw_instance(rng, 3, 2, 3, slots=3)
+        problems = check_episode(inst, solvers, time_limit, enumerate_truth=not mid)
         if problems is not None:
             judged += 1
             bad += bool(problems)
             for line in problems:
-                print(f"MISMATCH episodes {i}: {line}", flush=True)
+                print(f"MISMATCH {kind} {i}: {line}", flush=True)
         if (i + 1) % 25 == 0 or i + 1 == count:
-            print(f"episodes: {i + 1}/{count} instances, {i + 1 - judged} not judged (knife edges), "
+            print(f"{kind}: {i + 1}/{count} instances, {i + 1 - judged} not judged (knife edges), "
                   f"{bad} with a mismatch, {time.perf_counter() - started:.0f} s",
                   file=sys.stderr, flush=True)
     return bad, judged
@@ -158,15 +172,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mid", type=int, default=50, help="instances of up to 4 x 8 tasks (default 50)")
     parser.add_argument("--episodes", type=int, default=0,
                         help="three-slot instances of at most 3 tasks, against episode enumeration (default 0)")
+    parser.add_argument("--mid-episodes", type=int, default=0,
+                        help="four-slot instances of up to 4 x 4 tasks, against the horizon bound (default 0)")
     parser.add_argument("--time-limit", type=float, default=10.0, help="seconds per solve (default 10)")
     args = parser.parse_args(argv)
-    if min(args.tiny, args.mid, args.episodes) < 0 or args.time_limit <= 0:
-        parser.error("--tiny, --mid and --episodes must be >= 0 and --time-limit > 0")
+    if min(args.tiny, args.mid, args.episodes, args.mid_episodes) < 0 or args.time_limit <= 0:
+        parser.error("--tiny, --mid, --episodes and --mid-episodes must be >= 0 and --time-limit > 0")
     rng = random.Random(args.seed)
     results = [run(kind, count, rng, args.time_limit) for kind, count in (("tiny", args.tiny), ("mid", args.mid))
                if count]
     if args.episodes:
         results.append(run_episodes(args.episodes, rng, args.time_limit))
+    if args.mid_episodes:
+        results.append(run_episodes(args.mid_episodes, rng, args.time_limit, mid=True))
     bad = sum(b for b, _ in results)
     print(f"{sum(n for _, n in results)} instances judged, {bad} with a mismatch")
     return 1 if bad else 0

@@ -40,3 +40,13 @@ def test_episodes_against_enumeration(capsys) -> None:
     problems = crosscheck.check_episode(inst, {"cheat": _Cheat()}, 10.0)
     assert problems is not None and len(problems) == 1
     assert "cheat episode 2.0 above the clairvoyant optimum" in problems[0]
+
+
+def test_mid_episodes_against_the_horizon_bound() -> None:
+    """Four slots of a 2-gateway instance: the policies stay under the horizon bound, and one above it is
+    reported."""
+    inst = crosscheck.draw_instance(random.Random(1), 2, 3, 6, slots=4)
+    solvers = {"greedy": make_solver("greedy")}
+    assert crosscheck.check_episode(inst, solvers, 20.0, enumerate_truth=False) == []
+    problems = crosscheck.check_episode(inst, {"cheat": _Cheat()}, 20.0, enumerate_truth=False)
+    assert problems is not None and len(problems) == 1 and "cheat episode 2.0 above the horizon bound" in problems[0]

@@ -11,6 +11,7 @@ all, not just the last.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +45,11 @@ class Backend:
         self.model = model
         self.threads = threads
         self.seed = seed
+        self.integer = True  # the model's binaries are binary (False: its LP relaxation)
+        self.presolve_retries = 0  # MILPs solved again without presolve (:meth:`HighsBackend.solve`)
 
     def set_integrality(self, integer: bool) -> None:
+        self.integer = integer
         for v in self.model.choose.values():
             v.domain = pyo.Binary if integer else pyo.UnitInterval
 
@@ -108,14 +112,15 @@ class HighsBackend(Backend):
         idx = np.array([self._var_map[id(v)] for v, _ in values], dtype=np.int32)
         self._highs.setSolution(len(idx), idx, np.array([x for _, x in values], dtype=np.float64))
 
-    def solve(self, time_limit: float, mip_gap: float) -> MipResult:
+    def solve(self, time_limit: float, mip_gap: float, *, presolve: bool = True) -> MipResult:
         from pyomo.contrib.solver.common.results import TerminationCondition as TC
 
+        ends = time.perf_counter() + time_limit
         use_highs_threads(self.threads)
         self.found = []
         options = {"random_seed": self.seed, "mip_abs_gap": 0.0, "output_flag": False, **HIGHS_SAFETY_OPTIONS,
                    "mip_feasibility_tolerance": MIP_FEASIBILITY_TOL,
-                   "primal_feasibility_tolerance": MIP_FEASIBILITY_TOL}
+                   "primal_feasibility_tolerance": MIP_FEASIBILITY_TOL, "presolve": "choose" if presolve else "off"}
         res = self.opt.solve(self.model, time_limit=max(time_limit, 1e-3), rel_gap=mip_gap, threads=self.threads,
                              load_solutions=False, raise_exception_on_nonoptimal_result=False,
                              solver_options=options)
@@ -123,6 +128,11 @@ class HighsBackend(Backend):
         status = {TC.convergenceCriteriaSatisfied: "optimal", TC.maxTimeLimit: "time_limit",
                   TC.provenInfeasible: "infeasible"}.get(tc, "error")
         values = res.solution_loader.get_vars() if res.incumbent_objective is not None else None
+        if status == "error" and values is None and presolve and self.integer:
+            # HiGHS 1.16's presolve can reduce a MILP to nothing and postsolve a point that breaks a row ("Solve
+            # error", no solution; docs/exact.md, section 4): the same model once more without presolve
+            self.presolve_retries += 1
+            return self.solve(max(ends - time.perf_counter(), 0.0), mip_gap, presolve=False)
         nodes = getattr(res.extra_info, "mip_node_count", None)
         return MipResult(status, res.incumbent_objective, res.objective_bound, values, nodes, list(self.found))
 

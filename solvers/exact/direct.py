@@ -136,6 +136,8 @@ class DirectModel:
         self._stop = False
         self.costs = np.asarray(lp.col_cost_, float)
         self.use_starts = True  # MIP starts, until HiGHS mishandles one (:meth:`solve`)
+        self.presolve = True  # off only for the retry of a MILP that HiGHS's presolve broke (:meth:`solve`)
+        self.presolve_retries = 0
         h.cbMipImprovingSolution.subscribe(self._incumbent)
         h.cbMipInterrupt.subscribe(self._interrupt)
 
@@ -227,6 +229,18 @@ class DirectModel:
             # values are the start's, the objective is not. Solve again without starts.
             self.use_starts = False
             return self.solve(time_left(ends), mip_gap, on_incumbent=on_incumbent, node_limit=node_limit)
+        if name == "error" and values is None and self._integer and self.presolve:
+            # HiGHS 1.16's presolve can reduce a MILP to nothing and postsolve a point that breaks a row ("Solve
+            # error", no solution; docs/exact.md, section 4): the same model once more without presolve
+            self.presolve_retries += 1
+            self.presolve = False
+            h.setOptionValue("presolve", "off")
+            try:
+                return self.solve(time_left(ends), mip_gap, start=start, on_incumbent=on_incumbent,
+                                  node_limit=node_limit)
+            finally:
+                self.presolve = True
+                h.setOptionValue("presolve", "choose")
         return MipRun(name, objective, bound, values, max(nodes, 0), list(self._found))
 
     def row_duals(self) -> np.ndarray:

@@ -88,3 +88,43 @@ def test_a_slot_on_which_highs_looped_comes_back() -> None:
         pytest.fail("the exact solve did not return: HiGHS looped")
     status, score, feasible = queue.get(timeout=10)
     assert status in ("optimal", "time_limit") and feasible and score > 0.9
+
+
+class _PresolveBreaks:
+    """A ``highspy.Highs`` whose MILP runs with presolve on end as HiGHS 1.16's did on a restricted horizon model
+    (tests/solvers/horizon/test_horizon.py): "Solve error" and no solution; everything else is the real one."""
+
+    def __init__(self, highs) -> None:
+        self._highs = highs
+        self.broken_runs = 0
+
+    def __getattr__(self, name):
+        return getattr(self._highs, name)
+
+    def _broken(self) -> bool:
+        return self._highs.getOptionValue("presolve")[1] != "off"
+
+    def run(self):
+        self.broken_runs += self._broken()
+        return self._highs.run()
+
+    def getModelStatus(self):
+        import highspy
+
+        return highspy.HighsModelStatus.kSolveError if self._broken() else self._highs.getModelStatus()
+
+    def getInfo(self):
+        info = self._highs.getInfo()
+        if self._broken():
+            info.primal_solution_status = 0
+        return info
+
+
+def test_a_milp_that_presolve_broke_is_solved_again_without_it() -> None:
+    inst = generate_instance([2, 3], seed=4, slots=1, options=GeneratorOptions(resource_scale=0.5))
+    model = DirectModel(inst, slot_options(inst, 0, inst.initial_cache), threads=1, seed=0)
+    fake = model.highs = _PresolveBreaks(model.highs)
+    run = model.solve(30.0, 1e-9)
+    assert fake.broken_runs == 1 and model.presolve_retries == 1
+    assert run.status == "optimal" and run.values is not None
+    assert fake.getOptionValue("presolve")[1] == "choose"  # the next MILP has presolve again

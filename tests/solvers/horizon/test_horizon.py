@@ -330,3 +330,17 @@ def test_block_bound_and_rolling_horizon_bracket_the_optimum() -> None:
     found = episode_bound(inst, time_limit=30.0)
     incumbent, bound = found.incumbent, found.bound
     assert incumbent <= best.objective + 1e-6 <= bound + 2e-6
+
+
+def test_a_restricted_horizon_that_highs_presolve_broke_is_solved() -> None:
+    """Found by benchmarks/bench_crosscheck.py --mid-episodes: on this instance the slot bands' first restricted
+    horizon MILP made HiGHS 1.16's presolve reduce the model to nothing and postsolve a point that breaks a row
+    ("Solve error", no solution), and the band method ended in an error. The backend now solves such a MILP
+    again without presolve: the band method proves the monolithic model's optimum."""
+    inst = generate_instance([4], seed=553259, slots=4,
+                             options=GeneratorOptions(scenario="scarce", resource_scale=0.5, warm_cache=False))
+    band = HorizonSolver(method="band").solve_horizon(inst, 4, time_limit=30.0)
+    mono = HorizonSolver(method="monolithic").solve_horizon(inst, 4, time_limit=30.0)
+    assert band.status == "optimal" and mono.status == "optimal", (band.info.get("error"), mono.info.get("error"))
+    assert band.score == pytest.approx(mono.score, abs=1e-6)
+    assert episode_bound(inst, time_limit=30.0).status == "optimal"

@@ -23,7 +23,7 @@ first decision of ``highs`` left), or three or four slots for ``--episodes`` and
   :func:`solvers.horizon.rolling.episode_bound` (``--time-limit`` s; slot bands up to 16 tasks a slot) must be
   no lower than its own episode, and every online policy's episode no higher than the bound.
 
-One line per mismatch, progress every 25 instances, a summary; exit status 1 if anything disagreed.
+One line per mismatch (a solver raising an exception is one), progress every 25 instances, a summary; exit status 1 if anything disagreed.
 """
 
 from __future__ import annotations
@@ -123,6 +123,14 @@ def check_episode(inst: Instance, solvers: dict[str, Any], time_limit: float, en
     return problems
 
 
+def _guarded(check: Any, inst: Instance, *args: Any, **kwargs: Any) -> list[str] | None:
+    """``check(inst, ...)``, with an exception raised by a solver reported as a mismatch of ``inst``."""
+    try:
+        return check(inst, *args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - a solver that raises on a valid instance is a finding
+        return [f"{inst.name}: raised {type(exc).__name__}: {exc}"]
+
+
 def run_episodes(count: int, rng: random.Random, time_limit: float, mid: bool = False) -> tuple[int, int]:
     """``count`` three-slot instances of at most 3 tasks (``mid``: four slots of up to 4 x 4 tasks);
     (instances with a mismatch, instances judged)."""
@@ -132,7 +140,7 @@ def run_episodes(count: int, rng: random.Random, time_limit: float, mid: bool = 
     bad, judged, started = 0, 0, time.perf_counter()
     for i in range(count):
         inst = draw_instance(rng, 4, 4, 16, slots=4) if mid else draw_instance(rng, 3, 2, 3, slots=3)
-        problems = check_episode(inst, solvers, time_limit, enumerate_truth=not mid)
+        problems = _guarded(check_episode, inst, solvers, time_limit, enumerate_truth=not mid)
         if problems is not None:
             judged += 1
             bad += bool(problems)
@@ -155,7 +163,7 @@ def run(kind: str, count: int, rng: random.Random, time_limit: float) -> tuple[i
     bad, started = 0, time.perf_counter()
     for i in range(count):
         inst = draw_instance(rng, 3, 3, 5) if tiny else draw_instance(rng, 4, 8, 32)
-        problems = check_instance(inst, solvers, time_limit, enumerate_truth=tiny)
+        problems = _guarded(check_instance, inst, solvers, time_limit, enumerate_truth=tiny)
         bad += bool(problems)
         for line in problems:
             print(f"MISMATCH {kind} {i}: {line}", flush=True)

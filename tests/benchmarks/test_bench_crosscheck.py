@@ -50,3 +50,14 @@ def test_mid_episodes_against_the_horizon_bound() -> None:
     assert crosscheck.check_episode(inst, solvers, 20.0, enumerate_truth=False) == []
     problems = crosscheck.check_episode(inst, {"cheat": _Cheat()}, 20.0, enumerate_truth=False)
     assert problems is not None and len(problems) == 1 and "cheat episode 2.0 above the horizon bound" in problems[0]
+
+
+class _Raises:
+    def solve(self, inst, slot, cache, time_limit):  # noqa: ARG002 - the solver interface
+        raise RuntimeError("MILP round 1 ended error without a solution")
+
+
+def test_a_solver_that_raises_is_a_mismatch() -> None:
+    inst = crosscheck.draw_instance(random.Random(5), 2, 2, 4)
+    problems = crosscheck._guarded(crosscheck.check_instance, inst, {"highs": _Raises()}, 10.0, enumerate_truth=False)
+    assert problems == [f"{inst.name}: raised RuntimeError: MILP round 1 ended error without a solution"]

@@ -9,7 +9,8 @@ first decision of ``highs`` left), or three or four slots for ``--episodes`` and
 * ``--tiny N``: instances of at most 5 tasks. ``highs`` (the direct engine) and its Pyomo engine must prove
   the optimum that :func:`solvers.exact.enumerate.enumerate_optimum` finds by walking every assignment (to
   1e-6), with a bound no lower; every other solver (``greedy``, ``neural``, ``cpsat``) must return a decision
-  the evaluator accepts, scoring no more than that optimum.
+  the evaluator accepts, scoring no more than that optimum. The first slot's exported model (``tadp-bench export``,
+  MPS and LP), read back and solved by HiGHS, must be a relaxation: its optimum no lower than the enumerated one.
 * ``--mid N``: instances of up to 4 x 8 tasks. ``highs`` (``--time-limit`` s) must return an accepted decision
   with a bound no lower than its score; every other solver (``greedy``, ``neural``, ``cpsat``, ``random``) an
   accepted decision scoring no more than that bound.
@@ -31,11 +32,14 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from solvers import make_solver
 from solvers.exact.enumerate import enumerate_optimum
+from solvers.exact.model import EXPORT_FORMATS, export_model
 from solvers.horizon.enumerate import enumerate_episode
 from solvers.horizon.rolling import episode_bound
 from solvers.horizon.solver import HorizonSolver
@@ -58,6 +62,28 @@ def draw_instance(rng: random.Random, max_gateways: int, max_devices: int, max_t
     return generate_instance(counts, seed=rng.randint(0, 10**6), slots=slots, options=options)
 
 
+def check_export(inst: Instance, optimum: float) -> list[str]:
+    """The mismatches of slot 0's exported models (MPS and LP, read back and solved by HiGHS) against the slot
+    optimum ``optimum`` they must bound from above."""
+    import highspy
+
+    problems = []
+    with tempfile.TemporaryDirectory() as folder:
+        for fmt in EXPORT_FORMATS:
+            path = Path(folder) / f"slot0.{fmt}"
+            export_model(inst, 0, path, fmt)
+            h = highspy.Highs()
+            h.silent()
+            h.readModel(str(path))
+            h.setOptionValue("mip_rel_gap", 0.0)
+            h.run()
+            status, value = h.modelStatusToString(h.getModelStatus()), h.getInfo().objective_function_value
+            if status != "Optimal" or value < optimum - TOL:
+                problems.append(f"{inst.name} slot 0: exported {fmt} model {status} {value}, below the optimum "
+                                f"{optimum}")
+    return problems
+
+
 def check_instance(inst: Instance, solvers: dict[str, Any], time_limit: float, enumerate_truth: bool) -> list[str]:
     """The mismatches on both slots of ``inst`` (module doc), as lines."""
     problems = []
@@ -71,6 +97,8 @@ def check_instance(inst: Instance, solvers: dict[str, Any], time_limit: float, e
         if enumerate_truth:
             truth = enumerate_optimum(inst, slot, cache).value
             ceiling = truth
+            if slot == 0:
+                problems += check_export(inst, truth)
             for name in ("highs", "highs-pyomo"):
                 res = ref if name == "highs" else solvers[name].solve(inst, slot, cache, time_limit=time_limit)
                 if res.status != "optimal" or abs(res.score - truth) > TOL or res.bound < truth - TOL:

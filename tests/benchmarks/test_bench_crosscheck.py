@@ -61,3 +61,17 @@ def test_a_solver_that_raises_is_a_mismatch() -> None:
     inst = crosscheck.draw_instance(random.Random(5), 2, 2, 4)
     problems = crosscheck._guarded(crosscheck.check_instance, inst, {"highs": _Raises()}, 10.0, enumerate_truth=False)
     assert problems == [f"{inst.name}: raised RuntimeError: MILP round 1 ended error without a solution"]
+
+
+def test_exported_models_bound_the_optimum() -> None:
+    """Slot 0's MPS and LP files, solved by HiGHS, reach the enumerated optimum; against a higher claimed
+    optimum both are reported."""
+    from solvers.exact.enumerate import enumerate_optimum
+    from tadp.generator import GeneratorOptions, generate_instance
+
+    inst = generate_instance([1, 3], seed=0, slots=1, options=GeneratorOptions(scenario="scarce", resource_scale=1.0))
+    optimum = enumerate_optimum(inst, 0, inst.initial_cache).value
+    assert optimum > 0
+    assert crosscheck.check_export(inst, optimum) == []
+    problems = crosscheck.check_export(inst, optimum + 0.5)
+    assert [p.split(":")[1].split()[1] for p in problems] == ["mps", "lp"]

@@ -4,7 +4,9 @@
 
 Instances are drawn from the seed: 1-4 gateways of uneven sizes, the ``scarce`` or ``paper`` scenario, a
 resource scale from 0.1 to 2, cold or warm start caches, two chained slots each (the second from the cache the
-first decision of ``highs`` left), or three or four slots for ``--episodes`` and ``--mid-episodes``.
+first decision of ``highs`` left), or three or four slots for ``--episodes`` and ``--mid-episodes``. With
+``--random-caches`` every instance starts instead from a random cache that fits (:func:`with_random_cache`; the
+instances are otherwise the same draws).
 
 * ``--tiny N``: instances of at most 5 tasks. ``highs`` (the direct engine) and its Pyomo engine must prove
   the optimum that :func:`solvers.exact.enumerate.enumerate_optimum` finds by walking every assignment (to
@@ -30,6 +32,7 @@ One line per mismatch (a solver raising an exception is one), progress every 25 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import random
 import sys
@@ -38,6 +41,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from solvers import make_solver
 from solvers.exact.enumerate import enumerate_optimum
 from solvers.exact.model import EXPORT_FORMATS, export_model
@@ -45,7 +50,7 @@ from solvers.horizon.enumerate import enumerate_episode
 from solvers.horizon.rolling import episode_bound
 from solvers.horizon.solver import HorizonSolver
 from tadp.generator import GeneratorOptions, generate_instance
-from tadp.instance import Instance
+from tadp.instance import Cache, Instance
 
 TOL = 1e-6
 
@@ -61,6 +66,17 @@ def draw_instance(rng: random.Random, max_gateways: int, max_devices: int, max_t
                                resource_scale=rng.choice([0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 2.0]),
                                warm_cache=rng.random() < 0.5)
     return generate_instance(counts, seed=rng.randint(0, 10**6), slots=slots, options=options)
+
+
+def with_random_cache(inst: Instance, gen: np.random.Generator) -> Instance:
+    """``inst`` with a random start cache that fits (``--random-caches``): each model resident at its device's
+    gateway and at the edge with a drawn probability, then models dropped at random until every cache fits."""
+    share = gen.uniform(0.1, 0.9)
+    cache = Cache(gen.random((inst.n_devices, 2)) < share, gen.random((inst.n_devices, 2)) < share)
+    while inst.cache_overflows(cache):
+        j, level = gen.choice(np.argwhere(cache.gateway | cache.edge))
+        (cache.gateway if gen.random() < 0.5 else cache.edge)[j, level] = False
+    return dataclasses.replace(inst, initial_cache=cache)
 
 
 def check_export(inst: Instance, optimum: float) -> list[str]:
@@ -166,7 +182,8 @@ def _guarded(check: Any, inst: Instance, *args: Any, **kwargs: Any) -> list[str]
         return [f"{inst.name}: raised {type(exc).__name__}: {exc}"]
 
 
-def run_episodes(count: int, rng: random.Random, time_limit: float, mid: bool = False) -> tuple[int, int]:
+def run_episodes(count: int, rng: random.Random, time_limit: float, mid: bool = False,
+                 caches: np.random.Generator | None = None) -> tuple[int, int]:
     """``count`` three-slot instances of at most 3 tasks (``mid``: four slots of up to 4 x 4 tasks);
     (instances with a mismatch, instances judged)."""
     solvers = {n: make_solver(n, threads=1) if n == "highs" else make_solver(n)
@@ -175,6 +192,7 @@ def run_episodes(count: int, rng: random.Random, time_limit: float, mid: bool = 
     bad, judged, started = 0, 0, time.perf_counter()
     for i in range(count):
         inst = draw_instance(rng, 4, 4, 16, slots=4) if mid else draw_instance(rng, 3, 2, 3, slots=3)
+        inst = inst if caches is None else with_random_cache(inst, caches)
         problems = _guarded(check_episode, inst, solvers, time_limit, enumerate_truth=not mid)
         if problems is not None:
             judged += 1
@@ -188,7 +206,8 @@ def run_episodes(count: int, rng: random.Random, time_limit: float, mid: bool = 
     return bad, judged
 
 
-def run(kind: str, count: int, rng: random.Random, time_limit: float) -> tuple[int, int]:
+def run(kind: str, count: int, rng: random.Random, time_limit: float, caches: np.random.Generator | None = None
+        ) -> tuple[int, int]:
     """``count`` instances of ``kind`` ("tiny" or "mid"); (instances with a mismatch, instances)."""
     tiny = kind == "tiny"
     names = ["greedy", "neural", "cpsat"] + ([] if tiny else ["random"])
@@ -198,6 +217,7 @@ def run(kind: str, count: int, rng: random.Random, time_limit: float) -> tuple[i
     bad, started = 0, time.perf_counter()
     for i in range(count):
         inst = draw_instance(rng, 3, 3, 5) if tiny else draw_instance(rng, 4, 8, 32)
+        inst = inst if caches is None else with_random_cache(inst, caches)
         problems = _guarded(check_instance, inst, solvers, time_limit, enumerate_truth=tiny)
         bad += bool(problems)
         for line in problems:
@@ -217,17 +237,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="three-slot instances of at most 3 tasks, against episode enumeration (default 0)")
     parser.add_argument("--mid-episodes", type=int, default=0,
                         help="four-slot instances of up to 4 x 4 tasks, against the horizon bound (default 0)")
+    parser.add_argument("--random-caches", action="store_true",
+                        help="start every instance from a random cache that fits, not the generator's cold or warm one")
     parser.add_argument("--time-limit", type=float, default=10.0, help="seconds per solve (default 10)")
     args = parser.parse_args(argv)
     if min(args.tiny, args.mid, args.episodes, args.mid_episodes) < 0 or args.time_limit <= 0:
         parser.error("--tiny, --mid, --episodes and --mid-episodes must be >= 0 and --time-limit > 0")
     rng = random.Random(args.seed)
-    results = [run(kind, count, rng, args.time_limit) for kind, count in (("tiny", args.tiny), ("mid", args.mid))
-               if count]
+    caches = np.random.default_rng(args.seed) if args.random_caches else None  # the instances' draws stay the same
+    results = [run(kind, count, rng, args.time_limit, caches) for kind, count in (("tiny", args.tiny),
+                                                                                  ("mid", args.mid)) if count]
     if args.episodes:
-        results.append(run_episodes(args.episodes, rng, args.time_limit))
+        results.append(run_episodes(args.episodes, rng, args.time_limit, caches=caches))
     if args.mid_episodes:
-        results.append(run_episodes(args.mid_episodes, rng, args.time_limit, mid=True))
+        results.append(run_episodes(args.mid_episodes, rng, args.time_limit, mid=True, caches=caches))
     bad = sum(b for b, _ in results)
     print(f"{sum(n for _, n in results)} instances judged, {bad} with a mismatch")
     return 1 if bad else 0

@@ -75,3 +75,15 @@ def test_exported_models_bound_the_optimum() -> None:
     assert crosscheck.check_export(inst, optimum) == []
     problems = crosscheck.check_export(inst, optimum + 0.5)
     assert [p.split(":")[1].split()[1] for p in problems] == ["mps", "lp"]
+
+
+def test_random_caches_fit_and_follow_their_seed() -> None:
+    import numpy as np
+
+    inst = crosscheck.draw_instance(random.Random(2), 4, 8, 32)
+    first = [crosscheck.with_random_cache(inst, np.random.default_rng(4)).initial_cache for _ in range(2)]
+    assert first[0] == first[1]  # reproducible from the seed
+    gen = np.random.default_rng(5)
+    caches = [crosscheck.with_random_cache(inst, gen).initial_cache for _ in range(5)]
+    assert all(inst.cache_overflows(c) == [] for c in caches)
+    assert any(not c.is_empty() for c in caches) and len({c.gateway.tobytes() + c.edge.tobytes() for c in caches}) > 1

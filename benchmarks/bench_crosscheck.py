@@ -182,50 +182,47 @@ def _guarded(check: Any, inst: Instance, *args: Any, **kwargs: Any) -> list[str]
         return [f"{inst.name}: raised {type(exc).__name__}: {exc}"]
 
 
-def run_episodes(count: int, rng: random.Random, time_limit: float, mid: bool = False,
-                 caches: np.random.Generator | None = None) -> tuple[int, int]:
-    """``count`` three-slot instances of at most 3 tasks (``mid``: four slots of up to 4 x 4 tasks);
-    (instances with a mismatch, instances judged)."""
-    solvers = {n: make_solver(n, threads=1) if n == "highs" else make_solver(n)
-               for n in ("highs", "greedy", "neural", "cpsat", "random")}
-    kind = "mid-episodes" if mid else "episodes"
+def _solvers(names: tuple[str, ...]) -> dict[str, Any]:
+    """The registered solvers ``names`` (``highs-pyomo``: ``highs`` on its Pyomo engine), the exact ones on one
+    thread."""
+    exact = {"highs": {"threads": 1}, "highs-pyomo": {"threads": 1, "engine": "pyomo"}}
+    return {n: make_solver("highs", **exact[n]) if n in exact else make_solver(n) for n in names}
+
+
+#: Per mode: the instances drawn (gateways, devices per gateway, tasks, slots), the solvers and the check.
+MODES: dict[str, tuple[tuple[int, int, int, int], tuple[str, ...], Any, dict[str, bool]]] = {
+    "tiny": ((3, 3, 5, 2), ("highs", "greedy", "neural", "cpsat", "highs-pyomo"), check_instance,
+             {"enumerate_truth": True}),
+    "mid": ((4, 8, 32, 2), ("highs", "greedy", "neural", "cpsat", "random"), check_instance,
+            {"enumerate_truth": False}),
+    "episodes": ((3, 2, 3, 3), ("highs", "greedy", "neural", "cpsat", "random"), check_episode,
+                 {"enumerate_truth": True}),
+    "mid-episodes": ((4, 4, 16, 4), ("highs", "greedy", "neural", "cpsat", "random"), check_episode,
+                     {"enumerate_truth": False}),
+}
+
+
+def run(kind: str, count: int, rng: random.Random, time_limit: float, caches: np.random.Generator | None = None
+        ) -> tuple[int, int]:
+    """``count`` instances of mode ``kind`` (:data:`MODES`); (instances with a mismatch, instances judged)."""
+    (gateways, devices, tasks, slots), names, check, switches = MODES[kind]
+    solvers = _solvers(names)
+    episodes = check is check_episode
     bad, judged, started = 0, 0, time.perf_counter()
     for i in range(count):
-        inst = draw_instance(rng, 4, 4, 16, slots=4) if mid else draw_instance(rng, 3, 2, 3, slots=3)
+        inst = draw_instance(rng, gateways, devices, tasks, slots=slots)
         inst = inst if caches is None else with_random_cache(inst, caches)
-        problems = _guarded(check_episode, inst, solvers, time_limit, enumerate_truth=not mid)
+        problems = _guarded(check, inst, solvers, time_limit, **switches)
         if problems is not None:
             judged += 1
             bad += bool(problems)
             for line in problems:
                 print(f"MISMATCH {kind} {i}: {line}", flush=True)
         if (i + 1) % 25 == 0 or i + 1 == count:
-            print(f"{kind}: {i + 1}/{count} instances, {i + 1 - judged} not judged (knife edges), "
-                  f"{bad} with a mismatch, {time.perf_counter() - started:.0f} s",
-                  file=sys.stderr, flush=True)
-    return bad, judged
-
-
-def run(kind: str, count: int, rng: random.Random, time_limit: float, caches: np.random.Generator | None = None
-        ) -> tuple[int, int]:
-    """``count`` instances of ``kind`` ("tiny" or "mid"); (instances with a mismatch, instances)."""
-    tiny = kind == "tiny"
-    names = ["greedy", "neural", "cpsat"] + ([] if tiny else ["random"])
-    solvers = {"highs": make_solver("highs", threads=1), **{n: make_solver(n) for n in names}}
-    if tiny:
-        solvers["highs-pyomo"] = make_solver("highs", threads=1, engine="pyomo")
-    bad, started = 0, time.perf_counter()
-    for i in range(count):
-        inst = draw_instance(rng, 3, 3, 5) if tiny else draw_instance(rng, 4, 8, 32)
-        inst = inst if caches is None else with_random_cache(inst, caches)
-        problems = _guarded(check_instance, inst, solvers, time_limit, enumerate_truth=tiny)
-        bad += bool(problems)
-        for line in problems:
-            print(f"MISMATCH {kind} {i}: {line}", flush=True)
-        if (i + 1) % 25 == 0 or i + 1 == count:
-            print(f"{kind}: {i + 1}/{count} instances, {bad} with a mismatch, "
+            skipped = f"{i + 1 - judged} not judged (knife edges), " if episodes else ""
+            print(f"{kind}: {i + 1}/{count} instances, {skipped}{bad} with a mismatch, "
                   f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    return bad, count
+    return bad, judged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,12 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--tiny, --mid, --episodes and --mid-episodes must be >= 0 and --time-limit > 0")
     rng = random.Random(args.seed)
     caches = np.random.default_rng(args.seed) if args.random_caches else None  # the instances' draws stay the same
-    results = [run(kind, count, rng, args.time_limit, caches) for kind, count in (("tiny", args.tiny),
-                                                                                  ("mid", args.mid)) if count]
-    if args.episodes:
-        results.append(run_episodes(args.episodes, rng, args.time_limit, caches=caches))
-    if args.mid_episodes:
-        results.append(run_episodes(args.mid_episodes, rng, args.time_limit, mid=True, caches=caches))
+    counts = {"tiny": args.tiny, "mid": args.mid, "episodes": args.episodes, "mid-episodes": args.mid_episodes}
+    results = [run(kind, count, rng, args.time_limit, caches) for kind, count in counts.items() if count]
     bad = sum(b for b, _ in results)
     print(f"{sum(n for _, n in results)} instances judged, {bad} with a mismatch")
     return 1 if bad else 0

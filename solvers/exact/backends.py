@@ -46,7 +46,6 @@ class Backend:
         self.threads = threads
         self.seed = seed
         self.integer = True  # the model's binaries are binary (False: its LP relaxation)
-        self.presolve_retries = 0  # MILPs solved again without presolve (:meth:`HighsBackend.solve`)
 
     def set_integrality(self, integer: bool) -> None:
         self.integer = integer
@@ -131,7 +130,6 @@ class HighsBackend(Backend):
         if status == "error" and values is None and presolve and self.integer:
             # HiGHS 1.16's presolve can reduce a MILP to nothing and postsolve a point that breaks a row ("Solve
             # error", no solution; docs/exact.md, section 4): the same model once more without presolve
-            self.presolve_retries += 1
             return self.solve(max(ends - time.perf_counter(), 0.0), mip_gap, presolve=False)
         nodes = getattr(res.extra_info, "mip_node_count", None)
         return MipResult(status, res.incumbent_objective, res.objective_bound, values, nodes, list(self.found))

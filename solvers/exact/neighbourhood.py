@@ -43,7 +43,7 @@ def improve(search: Any, inst: Instance, until: float, seed: int = 0) -> dict[st
     per_gateway = max(1.0, opts.n_tasks / max(opts.n_gateways, 1))
     group = int(min(opts.n_gateways, max(1, round(FREE_TASKS / per_gateway))))
     try:
-        while time_left(until) > 0.05 and search.best.certificates:
+        while time_left(until) > 0.05 and search.best.certificates and not search.proven():
             chosen = search.best.certificates[0].chosen
             edge_turn = rounds % 2 == 0
             if edge_turn:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from solvers.exact import packing
+from solvers.exact.aggregate import aggregate_incumbent, knapsack_bound, level_table
 from solvers.exact.direct import DirectModel, time_left
 from solvers.exact.neighbourhood import improve
 from solvers.exact.oa import ROOT_SEPARATION_TOL, Incumbent, OaRounds, relative_gap
@@ -49,6 +50,9 @@ FIRST_MILP_SHARE = 0.1
 #: packed); warm slots have few placements left, and the MILP alone proves them (docs/exact.md, section 6).
 COLD_PLACING_SHARE = 0.9
 NEIGHBOURHOOD_SHARE = 0.85
+#: ... and before them, the levels-then-sites heuristic of :mod:`solvers.exact.aggregate` may take up to this
+#: share (within the first MILP phase's).
+AGGREGATE_SHARE = 0.08
 
 
 @dataclass(eq=False)
@@ -150,10 +154,11 @@ class DirectSearch:
 
     # ---------------------------------------------------------------- MILP rounds
     def _on_incumbent(self, x: np.ndarray) -> bool:
-        """An incumbent HiGHS met: judged at once; False (stop the MILP) unless it is feasible."""
+        """An incumbent HiGHS met: judged at once; False (stop the MILP) unless it is feasible, or when it
+        closes the gap to a bound HiGHS does not know (the knapsack bound)."""
         chosen = np.flatnonzero(x > 0.5)
         self._exclude_if_back(chosen)
-        return self.judge(chosen) == FEASIBLE
+        return self.judge(chosen) == FEASIBLE and not self.proven()
 
     def _exclude_if_back(self, chosen: np.ndarray) -> None:
         """An assignment proven infeasible that comes back although its cut is in the model (a violation
@@ -191,7 +196,7 @@ class DirectSearch:
         """MILP rounds until the loop ends or ``until``; True when the loop has ended (proven, or stopped)."""
         saved, self.deadline = self.deadline, min(self.deadline, until)
         try:
-            while time_left(self.deadline) > 0:
+            while time_left(self.deadline) > 0 and not self.proven():
                 if self.milp_round():
                     return self.oa.status == "optimal" or time_left(saved) <= 0 or self.proven()
             return self.proven()
@@ -239,10 +244,10 @@ def rounded_incumbent(search: DirectSearch) -> None:
 
 def solve_slot_direct(inst: Instance, slot: int, cache: Cache, *, time_limit: float, mip_gap: float = 1e-6,
                       threads: int | None = None, seed: int = 0, started: float | None = None,
-                      pack: bool = True, neighbourhoods: bool = True
+                      aggregate: bool = True, pack: bool = True, neighbourhoods: bool = True
                       ) -> tuple[Decision, str, float, float, dict[str, Any]]:
     """The slot's optimum by outer approximation on the direct model (module doc): the best true incumbent's
-    decision (no keep flags), status, objective, a valid bound and the counters. ``pack`` and
+    decision (no keep flags), status, objective, a valid bound and the counters. ``aggregate``, ``pack`` and
     ``neighbourhoods`` switch the large-slot phases off (``benchmarks/bench_exact_speed.py --ablation``
     measures what each brings); the answer's guarantees do not depend on them."""
     started = time.perf_counter() if started is None else started
@@ -259,22 +264,32 @@ def solve_slot_direct(inst: Instance, slot: int, cache: Cache, *, time_limit: fl
     search = DirectSearch(model, deadline, OaRounds(mip_gap), bound)
     info["build_s"] = time.perf_counter() - started
     search.tighten()
+    knapsack = knapsack_bound(*level_table(opts), float(opts.cache_free.sum()))
+    if knapsack is not None:  # the caches added up: a second relaxation (docs/exact.md, section 4)
+        info["knapsack_bound"] = knapsack / opts.n_tasks
+        search.bound = min(search.bound, info["knapsack_bound"])
     info["root_s"] = time.perf_counter() - started
     rounded_incumbent(search)
     search.flush()
     info["heuristic_value"] = search.best.value
     if search.proven():
         search.oa.status = "optimal"
-    elif (pack or neighbourhoods) and opts.n_tasks >= packing.MIN_TASKS and opts.places.mean() >= COLD_PLACING_SHARE:
-        # large cold slots: a first MILP phase, then packing and neighbourhoods for the incumbent, then the
-        # MILP again with what is left
-        if not search.milp_until(started + FIRST_MILP_SHARE * time_limit):
-            if pack:
+    elif ((aggregate or pack or neighbourhoods) and opts.n_tasks >= packing.MIN_TASKS
+          and opts.places.mean() >= COLD_PLACING_SHARE):
+        # large cold slots: the levels-then-sites heuristic, a first MILP phase, then packing (unless the first
+        # found an incumbent) and neighbourhoods for the incumbent, then the MILP again with what is left
+        if aggregate:
+            info["aggregate"] = aggregate_incumbent(search, inst, started + AGGREGATE_SHARE * time_limit)
+            search.flush()
+        if search.proven():
+            search.oa.status = "optimal"
+        elif not search.milp_until(started + FIRST_MILP_SHARE * time_limit):
+            if pack and not info.get("aggregate", {}).get("feasible"):
                 info["packing"] = packing.pack_incumbent(search, inst)
                 search.flush()
             if neighbourhoods:
                 info["neighbourhoods"] = improve(search, inst, started + NEIGHBOURHOOD_SHARE * time_limit, seed)
-            search.milp_until(deadline)
+            search.milp_until(deadline)  # nothing to do once proven
     else:
         search.milp_until(deadline)
     decision, status, value, bound = search.solution(info)

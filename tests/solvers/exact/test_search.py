@@ -87,20 +87,26 @@ def test_gateway_dp_is_exact() -> None:
         assert sum(values[i][k] for i, k in enumerate(picks)) == pytest.approx(best, abs=1e-12)
 
 
-@pytest.mark.parametrize(("pack", "neighbourhoods"), [(True, True), (True, False), (False, True)])
-def test_packing_and_neighbourhoods_only_propose(monkeypatch, pack: bool, neighbourhoods: bool) -> None:
-    """With the large-slot phases forced on a small scarce slot (no first MILP, packing, two seconds of
-    neighbourhoods, then the MILP; each switched off in turn), the answer is still the proven optimum: they
-    only propose assignments, which the oracle judges, and add only valid cuts."""
+@pytest.mark.parametrize(("aggregate", "pack", "neighbourhoods"),
+                         [(True, True, True), (False, True, True), (False, True, False), (False, False, True),
+                          (True, False, False)])
+def test_packing_and_neighbourhoods_only_propose(monkeypatch, aggregate: bool, pack: bool, neighbourhoods: bool) -> None:
+    """With the large-slot phases forced on a small scarce slot (levels then sites, no first MILP, packing, two
+    seconds of neighbourhoods, then the MILP; each switched off in turn), the answer is still the proven optimum:
+    they only propose assignments, which the oracle judges, and add only valid cuts."""
     monkeypatch.setattr(packing, "MIN_TASKS", 0)
     monkeypatch.setattr(search, "FIRST_MILP_SHARE", 0.0)
     monkeypatch.setattr(search, "NEIGHBOURHOOD_SHARE", 2.0 / 60.0)
     inst = _instance([5, 5, 5], 48, 0.5, False, slots=1)
     decision, status, value, bound, info = solve_slot_direct(inst, 0, inst.initial_cache, time_limit=60.0, threads=1,
-                                                             pack=pack, neighbourhoods=neighbourhoods)
+                                                             aggregate=aggregate, pack=pack,
+                                                             neighbourhoods=neighbourhoods)
     reference = PyomoSolver(threads=1, engine="pyomo").solve(inst, 0, inst.initial_cache, time_limit=60.0)
-    assert ("packing" in info) == pack and ("neighbourhoods" in info) == neighbourhoods
-    assert not pack or info["packing"]["tried"] >= 1
+    assert ("aggregate" in info) == aggregate and ("neighbourhoods" in info) == neighbourhoods
+    assert not aggregate or info["aggregate"]["tried"] >= 1
+    found = aggregate and info["aggregate"]["feasible"] > 0
+    assert ("packing" in info) == (pack and not found)
+    assert not pack or found or info["packing"]["tried"] >= 1
     assert not neighbourhoods or info["neighbourhoods"]["rounds"] >= 1
     assert status == reference.status == "optimal"
     assert value == pytest.approx(reference.objective, abs=1e-9)

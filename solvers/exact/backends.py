@@ -111,7 +111,8 @@ class HighsBackend(Backend):
         idx = np.array([self._var_map[id(v)] for v, _ in values], dtype=np.int32)
         self._highs.setSolution(len(idx), idx, np.array([x for _, x in values], dtype=np.float64))
 
-    def solve(self, time_limit: float, mip_gap: float, *, presolve: bool = True) -> MipResult:
+    def solve(self, time_limit: float, mip_gap: float, *, presolve: bool = True, rescheduled: bool = False
+              ) -> MipResult:
         from pyomo.contrib.solver.common.results import TerminationCondition as TC
 
         ends = time.perf_counter() + time_limit
@@ -127,12 +128,16 @@ class HighsBackend(Backend):
         status = {TC.convergenceCriteriaSatisfied: "optimal", TC.maxTimeLimit: "time_limit",
                   TC.provenInfeasible: "infeasible"}.get(tc, "error")
         values = res.solution_loader.get_vars() if res.incumbent_objective is not None else None
+        if status == "error" and values is None and not rescheduled:  # HiGHS's scheduler, see reset_highs_scheduler
+            reset_highs_scheduler()
+            return self.solve(max(ends - time.perf_counter(), 0.0), mip_gap, presolve=presolve, rescheduled=True)
         if status == "error" and values is None and presolve and self.integer:
             # HiGHS 1.16's presolve can reduce a MILP to nothing and postsolve a point that breaks a row ("Solve
             # error", no solution; docs/exact.md, section 4): the same model once more without presolve
-            return self.solve(max(ends - time.perf_counter(), 0.0), mip_gap, presolve=False)
+            return self.solve(max(ends - time.perf_counter(), 0.0), mip_gap, presolve=False, rescheduled=True)
         nodes = getattr(res.extra_info, "mip_node_count", None)
-        return MipResult(status, res.incumbent_objective, res.objective_bound, values, nodes, list(self.found))
+        bound = res.objective_bound if status in ("optimal", "time_limit") else None  # a failed run bounds nothing
+        return MipResult(status, res.incumbent_objective, bound, values, nodes, list(self.found))
 
 
 #: HiGHS's sub-MIP heuristics run a presolve whose inequality strengthening (sub-MIP -> presolve ->
@@ -155,6 +160,16 @@ def use_highs_threads(threads: int | None) -> None:
     if _highs_threads and _highs_threads[-1] != threads:
         highspy.Highs.resetGlobalScheduler(True)
     _highs_threads[:] = [threads]
+
+
+def reset_highs_scheduler() -> None:
+    """Restart HiGHS's global scheduler whatever count it was started with. HiGHS used in the same process
+    without :func:`use_highs_threads` (a user's own ``highspy.Highs``, Pyomo's export of a model) can leave it
+    in a state where every later solve ends in an error without a solution (bench_crosscheck, seed 7): a solve
+    that ends so is run once more after this."""
+    import highspy
+
+    highspy.Highs.resetGlobalScheduler(True)
 
 
 #: Option names of common MIP solvers for a time limit, a relative gap, threads and a seed.
@@ -219,4 +234,4 @@ def make_backend(model: Any, mip_solver: str, threads: int | None, seed: int) ->
 
 
 __all__ = ["HIGHS_SAFETY_OPTIONS", "MIP_FEASIBILITY_TOL", "Backend", "HighsBackend", "MipResult", "PyomoBackend",
-           "make_backend", "use_highs_threads"]
+           "make_backend", "reset_highs_scheduler", "use_highs_threads"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from solvers.exact.backends import HIGHS_SAFETY_OPTIONS, MIP_FEASIBILITY_TOL, use_highs_threads
+from solvers.exact.backends import HIGHS_SAFETY_OPTIONS, MIP_FEASIBILITY_TOL, reset_highs_scheduler, use_highs_threads
 from solvers.exact.oa import RESOURCE_COEF_MIN
 from solvers.exact.options import SlotOptions
 from solvers.exact.oracle import option_costs
@@ -188,7 +188,8 @@ class DirectModel:
         event.interrupt(self._stop)  # set both ways: HiGHS keeps the flag from one run to the next
 
     def solve(self, time_limit: float, mip_gap: float = 0.0, *, start: np.ndarray | None = None,
-              on_incumbent: Callable[[np.ndarray], bool] | None = None, node_limit: int | None = None) -> MipRun:
+              on_incumbent: Callable[[np.ndarray], bool] | None = None, node_limit: int | None = None,
+              rescheduled: bool = False) -> MipRun:
         """Solve as it stands (LP or MILP, :meth:`set_integrality`) within ``time_limit`` s. ``start``: a 0/1
         MIP start; ``on_incumbent(x)`` sees every incumbent HiGHS meets and returns False to stop the solve
         (status ``interrupted``)."""
@@ -216,8 +217,13 @@ class DirectModel:
         has_solution = info.primal_solution_status == 2
         values = np.asarray(h.getSolution().col_value)[: self.n_cols].copy() if has_solution else None
         objective = float(info.objective_function_value) if has_solution else None
+        if name == "error" and values is None and not rescheduled:  # HiGHS's scheduler: see reset_highs_scheduler
+            reset_highs_scheduler()
+            return self.solve(time_left(ends), mip_gap, start=start, on_incumbent=on_incumbent, node_limit=node_limit,
+                              rescheduled=True)
         if self._integer:
-            bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
+            ok = name in ("optimal", "time_limit") and np.isfinite(info.mip_dual_bound)  # a failed run bounds nothing
+            bound = float(info.mip_dual_bound) if ok else None
             nodes = int(info.mip_node_count)
         else:
             bound = objective if name == "optimal" else None
@@ -237,7 +243,7 @@ class DirectModel:
             h.setOptionValue("presolve", "off")
             try:
                 return self.solve(time_left(ends), mip_gap, start=start, on_incumbent=on_incumbent,
-                                  node_limit=node_limit)
+                                  node_limit=node_limit, rescheduled=True)
             finally:
                 self.presolve = True
                 h.setOptionValue("presolve", "choose")

@@ -129,7 +129,7 @@ class _SlotSearch:
             self.backend.warm_start(_mip_start(self.model, self.best))
         res = self.backend.solve(deadline - time.perf_counter(), self.oa.solver_gap)
         self.oa.count(res)
-        if res.bound is not None and math.isfinite(res.bound):
+        if res.status in ("optimal", "time_limit") and res.bound is not None and math.isfinite(res.bound):
             self.bound = min(self.bound, res.bound)
         error = self.oa.failed(res)
         if error is not None:

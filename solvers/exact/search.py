@@ -177,7 +177,7 @@ class DirectSearch:
         run = self.model.solve(time_left(self.deadline), self.oa.solver_gap, start=start,
                                on_incumbent=self._on_incumbent)
         self.oa.count(run)  # type: ignore[arg-type]
-        if run.status != "interrupted" and run.bound is not None and np.isfinite(run.bound):
+        if run.status in ("optimal", "time_limit") and run.bound is not None and np.isfinite(run.bound):
             self.bound = min(self.bound, run.bound)
         final_ok = False
         if run.values is not None:

@@ -87,3 +87,15 @@ def test_random_caches_fit_and_follow_their_seed() -> None:
     caches = [crosscheck.with_random_cache(inst, gen).initial_cache for _ in range(5)]
     assert all(inst.cache_overflows(c) == [] for c in caches)
     assert any(not c.is_empty() for c in caches) and len({c.gateway.tobytes() + c.edge.tobytes() for c in caches}) > 1
+
+
+def test_a_broken_highs_scheduler_is_restarted_not_trusted() -> None:
+    """Seed 7's third tiny instance, after the first two were checked with their exports: HiGHS's global
+    scheduler was left in a state where every solve ended in an error, and `highs` took the bound 0 of a failed
+    MILP for a proof of the optimum 0 (the optimum is 0.918). A failed solve now restarts the scheduler and runs
+    again, and a failed run's bound is never used."""
+    rng = random.Random(7)
+    solvers = {"highs": make_solver("highs", threads=1), "highs-pyomo": make_solver("highs", threads=1, engine="pyomo")}
+    for _ in range(3):
+        inst = crosscheck.draw_instance(rng, 3, 3, 5)
+        assert crosscheck.check_instance(inst, solvers, 10.0, enumerate_truth=True) == []

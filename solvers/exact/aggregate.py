@@ -237,6 +237,8 @@ def best_fill(sizes: np.ndarray, prefs: np.ndarray, capacity: float, window: flo
     pa, pb = _subset_sums(prefs[:half]), _subset_sums(prefs[half:])
     order = np.argsort(sb, kind="stable")
     sb, pb = sb[order], pb[order]
+    first = np.argsort(-sa, kind="stable")  # ascending queries: numpy's search then walks the array once
+    sa, pa = sa[first], pa[first]
     hi = np.searchsorted(sb, capacity - sa, side="right") - 1
     lo = np.searchsorted(sb, capacity - window - sa, side="left")
     inside = np.flatnonzero((hi >= lo) & (hi >= 0))
@@ -248,7 +250,7 @@ def best_fill(sizes: np.ndarray, prefs: np.ndarray, capacity: float, window: flo
         total = np.where(hi >= 0, sa + sb[np.maximum(hi, 0)], -1.0)
         i = int(np.argmax(total))
         j = int(hi[i])
-    j = int(order[j])
+    i, j = int(first[i]), int(order[j])
     mask = np.zeros(n, bool)
     mask[:half] = [(i >> k) & 1 for k in range(half)]
     mask[half:] = [(j >> k) & 1 for k in range(n - half)]

@@ -9,8 +9,9 @@ section 4; docs/measurements.md, "The exact per-slot solvers").
 Solvers: ``highs`` (the registered solver: the model built in highspy, :mod:`solvers.exact.search`) and
 ``highs-pyomo`` (``PyomoSolver(engine="pyomo")``: the Pyomo model through Pyomo's persistent HiGHS
 interface, the algorithm of docs/exact.md, section 3, as it was before the fast path); with ``--ablation``,
-on the large scarce cases, also ``highs`` without the neighbourhood search (``highs-no-neighbourhoods``) and
-without the packing either (``highs-milp-only``: the MILP alone after the LP rounds). All run with one
+on the large scarce cases, also ``highs`` without the levels-then-sites heuristic (``highs-no-aggregate``),
+without the neighbourhood search as well (``highs-no-neighbourhoods``) and without the packing either
+(``highs-milp-only``: the MILP alone after the LP rounds). The knapsack bound is part of every ``highs`` row. All run with one
 thread, the same seed and the case's time limit, on the same (instance, slot, start cache) states: chained
 cases follow the states the ``highs`` decisions reach (keep rule ``used``) and give both solvers those.
 Every solve runs in a fresh child process, after a warm-up solve of a tiny slot in that process, so that its
@@ -50,8 +51,9 @@ from tadp.instance import Cache, Instance
 
 SOLVERS = {"highs": {"engine": "direct"}, "highs-pyomo": {"engine": "pyomo"}}
 #: The fast path with its large-slot phases switched off (``--ablation``; docs/exact.md, section 4).
-ABLATIONS = {"highs-no-neighbourhoods": {"neighbourhoods": False},
-             "highs-milp-only": {"pack": False, "neighbourhoods": False}}
+ABLATIONS = {"highs-no-aggregate": {"aggregate": False},
+             "highs-no-neighbourhoods": {"aggregate": False, "neighbourhoods": False},
+             "highs-milp-only": {"aggregate": False, "pack": False, "neighbourhoods": False}}
 
 
 @dataclass(frozen=True)

@@ -264,14 +264,15 @@ def solve_slot_direct(inst: Instance, slot: int, cache: Cache, *, time_limit: fl
     search = DirectSearch(model, deadline, OaRounds(mip_gap), bound)
     info["build_s"] = time.perf_counter() - started
     search.tighten()
-    knapsack = knapsack_bound(*level_table(opts), float(opts.cache_free.sum()))
-    if knapsack is not None:  # the caches added up: a second relaxation (docs/exact.md, section 4)
-        info["knapsack_bound"] = knapsack / opts.n_tasks
-        search.bound = min(search.bound, info["knapsack_bound"])
     info["root_s"] = time.perf_counter() - started
     rounded_incumbent(search)
     search.flush()
     info["heuristic_value"] = search.best.value
+    if not search.proven():  # the caches added up: a second relaxation (docs/exact.md, section 4)
+        knapsack = knapsack_bound(*level_table(opts), float(opts.cache_free.sum()))
+        if knapsack is not None:
+            info["knapsack_bound"] = knapsack / opts.n_tasks
+            search.bound = min(search.bound, info["knapsack_bound"])
     if search.proven():
         search.oa.status = "optimal"
     elif ((aggregate or pack or neighbourhoods) and opts.n_tasks >= packing.MIN_TASKS

@@ -1,7 +1,13 @@
-"""A primal heuristic for large cold slots: the levels on the caches as one, then the sites gateway by gateway
-(docs/exact.md, section 4).
+"""The caches added up (docs/exact.md, section 4): a bound for every slot, and a primal heuristic for large cold
+slots (the levels on the caches as one, then the sites gateway by gateway).
 
-On scarce slots with a cold cache the LP relaxation prices every bit of cache alike and leaves the pools
+**The bound** (:func:`knapsack_bound`). Summing the cache rows of C6 (in bits) and dropping the pools leaves a
+multiple-choice knapsack: per task none or a level, worth the best accuracy among that level's options and
+weighing the least model size any of them places. Every assignment of the slot maps to one of no less value
+within the capacity, so the knapsack's optimum bounds the slot's. It is solved exactly: fixing by reduced costs
+at the LP's price per bit, then a meet-in-the-middle search over the tasks left open.
+
+**The heuristic** (:func:`aggregate_incumbent`). On scarce slots with a cold cache the LP relaxation prices every bit of cache alike and leaves the pools
 slack (docs/exact.md, section 6): at its prices a task's gateway and edge options of one level are tied, and
 the slot is, to within the pools, a knapsack of levels into the caches added up. This heuristic solves it that
 way:
@@ -156,7 +162,7 @@ def choose_levels(value: np.ndarray, size: np.ndarray, capacity: float, core: in
 
 def knapsack_bound(value: np.ndarray, size: np.ndarray, capacity: float) -> float | None:
     """The optimum of the multiple-choice knapsack of :func:`choose_levels` (the caches added up), an upper bound
-    on the slot's sum of accuracies (module doc, "The bound"); None when the tasks that stay open after the fixing by
+    on the slot's sum of accuracies (module doc); None when the tasks that stay open after the fixing by
     reduced costs have too many combinations (:data:`BOUND_LOG2`) (the LP bound then serves alone).
 
     At the LP's price ``pi`` per bit (the efficiency of the greedy's break), every choice's loss is ``r = best_j -

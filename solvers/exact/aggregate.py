@@ -46,8 +46,10 @@ from tadp.instance import Instance
 
 #: Tasks whose levels step 1 chooses exactly (the rest keep the greedy's); 3^10 combinations per half.
 CORE_TASKS = 20
-#: At most this many of a gateway's models are split exactly in step 2; the others go where ``kappa`` says.
+#: At most this many of a gateway's models are split exactly in step 2; the others go where ``kappa`` says,
+#: leaving the exact split at least this share of its models' bits to fill (its subset sums are dense there).
 SPLIT_ITEMS = 30
+KEEP_FOR_SPLIT = 0.25
 #: The waste allowance W at first, as a share of all free cache bits (it costs at most about 1e-6 of the slot
 #: score at the scarce scenario's cache prices), its growth when no split is accepted, and how many allowances
 #: are tried (the last about 1e-2).
@@ -63,14 +65,35 @@ BOUND_LOG2 = 21
 BOUND_TOL = 1e-9
 
 
+def _crowded_gateways(opts: SlotOptions) -> np.ndarray:
+    """Per gateway: could its own tasks' largest models (one per task) overflow its free cache? A gateway that
+    is not crowded holds whatever its tasks place there, and its cache row can never bind."""
+    bits = opts.model_bits * opts.places
+    on_gateway = np.flatnonzero(opts.cache_pool < opts.n_gateways)
+    largest = np.zeros(opts.n_tasks)
+    np.maximum.at(largest, opts.task[on_gateway], bits[on_gateway])
+    gateway = np.full(opts.n_tasks, -1)
+    gateway[opts.task[on_gateway]] = opts.cache_pool[on_gateway]
+    held = np.bincount(gateway[gateway >= 0], weights=largest[gateway >= 0], minlength=opts.n_gateways)
+    return held > opts.cache_free[: opts.n_gateways]
+
+
+def usable_cache(opts: SlotOptions) -> float:
+    """The knapsack's capacity: the free bits of the edge and of the crowded gateways (the others' cache rows
+    never bind, and their models count for nothing in :func:`level_table`)."""
+    return float(opts.cache_free[opts.n_gateways] + opts.cache_free[: opts.n_gateways][_crowded_gateways(opts)].sum())
+
+
 def level_table(opts: SlotOptions) -> tuple[np.ndarray, np.ndarray]:
     """Per task and choice (0: none, 1 + level), the best accuracy among the choice's options (-inf where it
-    has none) and the least model size it places (bits); the caches added up see only these."""
+    has none) and the least model size it places in a cache that can bind (the edge's or a crowded gateway's;
+    bits); the caches added up see only these."""
     n_levels = int(opts.level.max()) + 1 if opts.n_options else 1
     value = np.full((opts.n_tasks, n_levels + 1), -np.inf)
     size = np.full((opts.n_tasks, n_levels + 1), np.inf)
     value[:, 0], size[:, 0] = 0.0, 0.0
-    bits = opts.model_bits * opts.places
+    crowded = np.append(_crowded_gateways(opts), True)  # per cache node; the edge's always counts
+    bits = opts.model_bits * opts.places * crowded[opts.cache_pool]
     np.maximum.at(value, (opts.task, opts.level + 1), opts.accuracy)
     np.minimum.at(size, (opts.task, opts.level + 1), bits)
     size[~np.isfinite(value)] = 0.0
@@ -292,11 +315,12 @@ def split_sites(opts: SlotOptions, inst: Instance, choice: np.ndarray, kappa: np
         chosen += [int(o) for o in gw[only_gw]]
         prefs = kappa[edge[both]] - kappa[gw[both]]
         order = np.argsort(-np.abs(prefs), kind="stable")
+        exact = both[order[max(len(both) - SPLIT_ITEMS, 0):]]
+        keep = bits[gw[exact]].sum() * KEEP_FOR_SPLIT  # room the exact split needs to fill the cache closely
         for j in both[order[: max(len(both) - SPLIT_ITEMS, 0)]]:  # the clearest preferences, placed first
-            to_gateway = kappa[edge[j]] > kappa[gw[j]] and bits[gw[j]] <= room
+            to_gateway = kappa[edge[j]] > kappa[gw[j]] and bits[gw[j]] <= room - keep
             room -= bits[gw[j]] if to_gateway else 0.0
             chosen.append(int(gw[j] if to_gateway else edge[j]))
-        exact = both[order[max(len(both) - SPLIT_ITEMS, 0):]]
         if room < 0:
             return None, unused
         mask = best_fill(bits[gw[exact]], kappa[edge[exact]] - kappa[gw[exact]], room, window)
@@ -312,7 +336,7 @@ def aggregate_incumbent(search: Any, inst: Instance, until: float) -> dict[str, 
     opts: SlotOptions = search.opts
     started = time.perf_counter()
     value, size = level_table(opts)
-    total = float(opts.cache_free.sum())
+    total = usable_cache(opts)
     waste = WASTE_SHARE * total
     tried = 0
     for _ in range(MAX_WASTE_STEPS):
@@ -338,4 +362,4 @@ def aggregate_incumbent(search: Any, inst: Instance, until: float) -> dict[str, 
 
 
 __all__ = ["BOUND_LOG2", "CORE_TASKS", "MAX_SPLITS", "SPLIT_ITEMS", "WASTE_SHARE", "aggregate_incumbent",
-           "best_fill", "choose_levels", "knapsack_bound", "level_table", "split_sites"]
+           "best_fill", "choose_levels", "knapsack_bound", "level_table", "split_sites", "usable_cache"]

@@ -91,7 +91,8 @@ def test_split_sites_fills_the_caches_it_is_given() -> None:
     inst = generate_instance([35] * 10, seed=2, slots=1, options=GeneratorOptions(scenario="scarce"))
     opts = slot_options(inst, 0, inst.initial_cache)
     value, size = aggregate.level_table(opts)
-    total = float(opts.cache_free.sum())
+    total = aggregate.usable_cache(opts)
+    assert total == pytest.approx(float(opts.cache_free.sum()))  # 35 devices crowd every gateway's cache
     waste = aggregate.WASTE_SHARE * total
     choice = aggregate.choose_levels(value, size, total - waste)
     chosen, unused = aggregate.split_sites(opts, inst, choice, np.zeros(opts.n_options), waste / opts.n_gateways)
@@ -146,6 +147,22 @@ def test_knapsack_bound_bounds_the_slot_optimum(counts, seed, scale, warm) -> No
     inst = generate_instance(counts, seed=seed, slots=1, options=GeneratorOptions(resource_scale=scale,
                                                                                   warm_cache=warm))
     opts = slot_options(inst, 0, inst.initial_cache)
-    bound = aggregate.knapsack_bound(*aggregate.level_table(opts), float(opts.cache_free.sum()))
+    bound = aggregate.knapsack_bound(*aggregate.level_table(opts), aggregate.usable_cache(opts))
     optimum = enumerate_optimum(inst, 0, inst.initial_cache)
     assert bound is not None and bound / opts.n_tasks >= optimum.value - 1e-12
+
+
+def test_a_gateway_its_tasks_cannot_fill_leaves_the_knapsack() -> None:
+    """Uneven gateways (2 and 40 devices, the caches scaled by device count as the generator does, then the
+    small gateway's doubled): the small gateway's cache can hold all its tasks' largest models, so its row never
+    binds; its bits leave the capacity and its gateway options weigh nothing."""
+    inst = generate_instance([2, 40], seed=9, slots=1, options=GeneratorOptions(scenario="scarce"))
+    inst.gateway_cache[0] *= 4.0
+    opts = slot_options(inst, 0, inst.initial_cache)
+    bits = opts.model_bits * opts.places
+    small = opts.cache_pool == 0
+    assert bits[small].sum() <= opts.cache_free[0]  # every model of the small gateway's tasks fits at once
+    assert aggregate.usable_cache(opts) == pytest.approx(float(opts.cache_free[1:].sum()))
+    value, size = aggregate.level_table(opts)
+    tasks = np.unique(opts.task[small])
+    assert (size[tasks, 1:] == 0).all()

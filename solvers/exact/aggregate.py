@@ -78,26 +78,22 @@ def _crowded_gateways(opts: SlotOptions) -> np.ndarray:
     return held > opts.cache_free[: opts.n_gateways]
 
 
-def usable_cache(opts: SlotOptions) -> float:
-    """The knapsack's capacity: the free bits of the edge and of the crowded gateways (the others' cache rows
-    never bind, and their models count for nothing in :func:`level_table`)."""
-    return float(opts.cache_free[opts.n_gateways] + opts.cache_free[: opts.n_gateways][_crowded_gateways(opts)].sum())
-
-
-def level_table(opts: SlotOptions) -> tuple[np.ndarray, np.ndarray]:
-    """Per task and choice (0: none, 1 + level), the best accuracy among the choice's options (-inf where it
-    has none) and the least model size it places in a cache that can bind (the edge's or a crowded gateway's;
-    bits); the caches added up see only these."""
+def cache_knapsack(opts: SlotOptions) -> tuple[np.ndarray, np.ndarray, float]:
+    """The caches added up as a multiple-choice knapsack: per task and choice (0: none, 1 + level), the best
+    accuracy among the choice's options (-inf where it has none) and the least model size it places in a cache
+    that can bind (the edge's or a crowded gateway's; bits); and the capacity, the free bits of those caches (a
+    gateway that is not crowded never binds, and its models count for nothing)."""
+    crowded = _crowded_gateways(opts)
     n_levels = int(opts.level.max()) + 1 if opts.n_options else 1
     value = np.full((opts.n_tasks, n_levels + 1), -np.inf)
     size = np.full((opts.n_tasks, n_levels + 1), np.inf)
     value[:, 0], size[:, 0] = 0.0, 0.0
-    crowded = np.append(_crowded_gateways(opts), True)  # per cache node; the edge's always counts
-    bits = opts.model_bits * opts.places * crowded[opts.cache_pool]
+    bits = opts.model_bits * opts.places * np.append(crowded, True)[opts.cache_pool]  # the edge's always counts
     np.maximum.at(value, (opts.task, opts.level + 1), opts.accuracy)
     np.minimum.at(size, (opts.task, opts.level + 1), bits)
     size[~np.isfinite(value)] = 0.0
-    return value, size
+    capacity = float(opts.cache_free[opts.n_gateways] + opts.cache_free[: opts.n_gateways][crowded].sum())
+    return value, size, capacity
 
 
 def _hull_increments(value: np.ndarray, size: np.ndarray) -> list[tuple[float, int, int, float]]:
@@ -141,17 +137,40 @@ def _combinations(value: np.ndarray, size: np.ndarray, tasks: np.ndarray, with_p
     return vals, sizes, picks
 
 
-def choose_levels(value: np.ndarray, size: np.ndarray, capacity: float, core: int = CORE_TASKS) -> np.ndarray:
-    """Step 1: a choice per task (0 none, 1 + level) whose sizes add up to at most ``capacity``: the greedy on
-    the hull increments, then the ``core`` tasks around its break chosen exactly (meet in the middle)."""
-    choice = np.zeros(value.shape[0], np.int64)
-    increments = _hull_increments(value, size)
-    used, brk = 0.0, len(increments)
+def _greedy(increments: list[tuple[float, int, int, float]], n_tasks: int, capacity: float
+            ) -> tuple[np.ndarray, int]:
+    """The LP's greedy: the increments taken in order of efficiency while they fit. The choice per task, and the
+    index of the first increment that does not fit (the break; ``len(increments)`` when all fit)."""
+    choice = np.zeros(n_tasks, np.int64)
+    used = 0.0
     for i, (_, j, c, extra) in enumerate(increments):
         if used + extra > capacity:
-            brk = i
-            break
+            return choice, i
         choice[j], used = c, used + extra
+    return choice, len(increments)
+
+
+def _best_pair(va: np.ndarray, sa: np.ndarray, vb: np.ndarray, sb: np.ndarray, room: float
+               ) -> tuple[float, int, int]:
+    """Meet in the middle: the largest ``va[i] + vb[j]`` with ``sa[i] + sb[j] <= room``, as (total, i, j);
+    total -inf (and i, j meaningless) when no pair fits."""
+    order = np.argsort(sb, kind="stable")
+    vb_sorted, sb_sorted = vb[order], sb[order]
+    best_b = np.maximum.accumulate(np.where(np.r_[True, vb_sorted[1:] > np.maximum.accumulate(vb_sorted)[:-1]],
+                                            np.arange(len(vb_sorted)), 0))  # the best vb up to each position
+    pos = np.searchsorted(sb_sorted, room - sa, side="right") - 1
+    total = np.where(pos >= 0, va + vb_sorted[best_b[np.maximum(pos, 0)]], -np.inf)
+    i = int(np.argmax(total))
+    return float(total[i]), i, int(order[best_b[max(int(pos[i]), 0)]])
+
+
+def choose_levels(value: np.ndarray, size: np.ndarray, capacity: float, core: int = CORE_TASKS,
+                  increments: list[tuple[float, int, int, float]] | None = None) -> np.ndarray:
+    """Step 1: a choice per task (0 none, 1 + level) whose sizes add up to at most ``capacity``: the greedy on
+    the hull increments (given, or computed from the table), then the ``core`` tasks around its break chosen
+    exactly (meet in the middle)."""
+    increments = _hull_increments(value, size) if increments is None else increments
+    choice, brk = _greedy(increments, value.shape[0], capacity)
     near: list[int] = []
     for step in range(len(increments)):
         for i in (brk + step, brk - 1 - step):
@@ -169,17 +188,11 @@ def choose_levels(value: np.ndarray, size: np.ndarray, capacity: float, core: in
     half = len(tasks) // 2
     va, sa, pa = _combinations(value, size, tasks[:half])
     vb, sb, pb = _combinations(value, size, tasks[half:])
-    order = np.argsort(sb, kind="stable")
-    vb, sb, pb = vb[order], sb[order], pb[order]
-    best_b = np.maximum.accumulate(np.where(np.r_[True, vb[1:] > np.maximum.accumulate(vb)[:-1]],
-                                            np.arange(len(vb)), 0))  # index of the best vb up to each position
-    pos = np.searchsorted(sb, room - sa, side="right") - 1
-    total = np.where(pos >= 0, va + vb[best_b[np.maximum(pos, 0)]], -np.inf)
-    i = int(np.argmax(total))
-    if not np.isfinite(total[i]):
+    total, i, j = _best_pair(va, sa, vb, sb, room)
+    if not np.isfinite(total):
         return choice
     choice[tasks[:half]] = pa[i]
-    choice[tasks[half:]] = pb[best_b[pos[i]]]
+    choice[tasks[half:]] = pb[j]
     return choice
 
 
@@ -195,16 +208,12 @@ def knapsack_bound(value: np.ndarray, size: np.ndarray, capacity: float) -> floa
     exactly (meet in the middle)."""
     rows = np.arange(value.shape[0])
     increments = _hull_increments(value, size)
-    used, price = 0.0, 0.0
-    for efficiency, _, _, extra in increments:
-        if used + extra > capacity:
-            price = efficiency
-            break
-        used += extra
+    _, brk = _greedy(increments, value.shape[0], capacity)
+    price = increments[brk][0] if brk < len(increments) else 0.0
     net = np.where(np.isfinite(value), value - price * size, -np.inf)
     best = net.max(axis=1)
     lp = price * capacity + best.sum()
-    known = choose_levels(value, size, capacity)
+    known = choose_levels(value, size, capacity, increments=increments)
     slack = lp - value[rows, known].sum() + BOUND_TOL
     allowed = np.isfinite(net) & (best[:, None] - net <= slack)
     counts = allowed.sum(axis=1)
@@ -222,12 +231,8 @@ def knapsack_bound(value: np.ndarray, size: np.ndarray, capacity: float) -> floa
     masked = np.where(allowed, value, -np.inf)
     va, sa, _ = _combinations(masked, size, open_tasks[:half], with_picks=False)
     vb, sb, _ = _combinations(masked, size, open_tasks[half:], with_picks=False)
-    order = np.argsort(sb, kind="stable")
-    vb, sb = vb[order], sb[order]
-    pos = np.searchsorted(sb, room - sa, side="right") - 1
-    top = np.maximum.accumulate(vb)
-    total = np.where(pos >= 0, va + top[np.maximum(pos, 0)], -np.inf)
-    return float(value[rows[fixed], pick[fixed]].sum() + total.max())
+    total, _, _ = _best_pair(va, sa, vb, sb, room)
+    return float(value[rows[fixed], pick[fixed]].sum() + total)
 
 
 def _subset_sums(values: np.ndarray) -> np.ndarray:
@@ -335,12 +340,12 @@ def aggregate_incumbent(search: Any, inst: Instance, until: float) -> dict[str, 
     accepts; every assignment goes through ``search.judge``. Returns counters for ``info``."""
     opts: SlotOptions = search.opts
     started = time.perf_counter()
-    value, size = level_table(opts)
-    total = usable_cache(opts)
+    value, size, total = cache_knapsack(opts)
+    increments = _hull_increments(value, size)  # the same for every allowance
     waste = WASTE_SHARE * total
     tried = 0
     for _ in range(MAX_WASTE_STEPS):
-        choice = choose_levels(value, size, total - waste)
+        choice = choose_levels(value, size, total - waste, increments=increments)
         kappa = option_costs(opts, search.prices) if search.prices is not None else np.zeros(opts.n_options)
         last, unused = b"", 0.0
         for _ in range(MAX_SPLITS):
@@ -362,4 +367,4 @@ def aggregate_incumbent(search: Any, inst: Instance, until: float) -> dict[str, 
 
 
 __all__ = ["BOUND_LOG2", "CORE_TASKS", "MAX_SPLITS", "SPLIT_ITEMS", "WASTE_SHARE", "aggregate_incumbent",
-           "best_fill", "choose_levels", "knapsack_bound", "level_table", "split_sites", "usable_cache"]
+           "best_fill", "cache_knapsack", "choose_levels", "knapsack_bound", "split_sites"]

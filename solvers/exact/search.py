@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from solvers.exact import packing
-from solvers.exact.aggregate import aggregate_incumbent, knapsack_bound, level_table, usable_cache
+from solvers.exact.aggregate import aggregate_incumbent, cache_knapsack, knapsack_bound
 from solvers.exact.direct import DirectModel, time_left
 from solvers.exact.neighbourhood import improve
 from solvers.exact.oa import ROOT_SEPARATION_TOL, Incumbent, OaRounds, relative_gap
@@ -269,22 +269,21 @@ def solve_slot_direct(inst: Instance, slot: int, cache: Cache, *, time_limit: fl
     search.flush()
     info["heuristic_value"] = search.best.value
     if not search.proven():  # the caches added up: a second relaxation (docs/exact.md, section 4)
-        knapsack = knapsack_bound(*level_table(opts), usable_cache(opts))
+        knapsack = knapsack_bound(*cache_knapsack(opts))
         if knapsack is not None:
             info["knapsack_bound"] = knapsack / opts.n_tasks
             search.bound = min(search.bound, info["knapsack_bound"])
+    # large cold slots: the levels-then-sites heuristic, a first MILP phase, then packing and neighbourhoods for
+    # the incumbent, then the MILP again with what is left; every phase ends once the gap is proven
+    large_cold = ((aggregate or pack or neighbourhoods) and opts.n_tasks >= packing.MIN_TASKS
+                  and opts.places.mean() >= COLD_PLACING_SHARE)
+    if large_cold and aggregate and not search.proven():
+        info["aggregate"] = aggregate_incumbent(search, inst, started + AGGREGATE_SHARE * time_limit)
+        search.flush()
     if search.proven():
         search.oa.status = "optimal"
-    elif ((aggregate or pack or neighbourhoods) and opts.n_tasks >= packing.MIN_TASKS
-          and opts.places.mean() >= COLD_PLACING_SHARE):
-        # large cold slots: the levels-then-sites heuristic, a first MILP phase, then packing and neighbourhoods
-        # for the incumbent, then the MILP again with what is left; every phase ends once the gap is proven
-        if aggregate:
-            info["aggregate"] = aggregate_incumbent(search, inst, started + AGGREGATE_SHARE * time_limit)
-            search.flush()
-        if search.proven():
-            search.oa.status = "optimal"
-        elif not search.milp_until(started + FIRST_MILP_SHARE * time_limit):
+    elif large_cold:
+        if not search.milp_until(started + FIRST_MILP_SHARE * time_limit):
             if pack and not search.proven():
                 info["packing"] = packing.pack_incumbent(search, inst)
                 search.flush()

@@ -90,8 +90,7 @@ def test_split_sites_fills_the_caches_it_is_given() -> None:
     whenever its chosen models exceed it (a cold 10x35 scarce slot)."""
     inst = generate_instance([35] * 10, seed=2, slots=1, options=GeneratorOptions(scenario="scarce"))
     opts = slot_options(inst, 0, inst.initial_cache)
-    value, size = aggregate.level_table(opts)
-    total = aggregate.usable_cache(opts)
+    value, size, total = aggregate.cache_knapsack(opts)
     assert total == pytest.approx(float(opts.cache_free.sum()))  # 35 devices crowd every gateway's cache
     waste = aggregate.WASTE_SHARE * total
     choice = aggregate.choose_levels(value, size, total - waste)
@@ -147,7 +146,7 @@ def test_knapsack_bound_bounds_the_slot_optimum(counts, seed, scale, warm) -> No
     inst = generate_instance(counts, seed=seed, slots=1, options=GeneratorOptions(resource_scale=scale,
                                                                                   warm_cache=warm))
     opts = slot_options(inst, 0, inst.initial_cache)
-    bound = aggregate.knapsack_bound(*aggregate.level_table(opts), aggregate.usable_cache(opts))
+    bound = aggregate.knapsack_bound(*aggregate.cache_knapsack(opts))
     optimum = enumerate_optimum(inst, 0, inst.initial_cache)
     assert bound is not None and bound / opts.n_tasks >= optimum.value - 1e-12
 
@@ -162,7 +161,7 @@ def test_a_gateway_its_tasks_cannot_fill_leaves_the_knapsack() -> None:
     bits = opts.model_bits * opts.places
     small = opts.cache_pool == 0
     assert bits[small].sum() <= opts.cache_free[0]  # every model of the small gateway's tasks fits at once
-    assert aggregate.usable_cache(opts) == pytest.approx(float(opts.cache_free[1:].sum()))
-    value, size = aggregate.level_table(opts)
+    value, size, capacity = aggregate.cache_knapsack(opts)
+    assert capacity == pytest.approx(float(opts.cache_free[1:].sum()))
     tasks = np.unique(opts.task[small])
     assert (size[tasks, 1:] == 0).all()

@@ -3,7 +3,7 @@ section 4; docs/measurements.md, "The exact per-slot solvers").
 
     python -m benchmarks.bench_exact_speed                       # every case, one thread, seed 0
     python -m benchmarks.bench_exact_speed --case 2x5-scarce --case 10x35-paper
-    python -m benchmarks.bench_exact_speed --ablation            # and the fast path without its large-slot phases
+    python -m benchmarks.bench_exact_speed --ablation            # and the fast path without some of its phases
     python -m benchmarks.bench_exact_speed --oracle              # only the oracle's two duals, call by call
 
 Solvers: ``highs`` (the registered solver: the model built in highspy, :mod:`solvers.exact.search`) and
@@ -11,7 +11,8 @@ Solvers: ``highs`` (the registered solver: the model built in highspy, :mod:`sol
 interface, the algorithm of docs/exact.md, section 3, as it was before the fast path); with ``--ablation``,
 on the large scarce cases, also ``highs`` without the levels-then-sites heuristic (``highs-no-aggregate``),
 without the neighbourhood search as well (``highs-no-neighbourhoods``) and without the packing either
-(``highs-milp-only``: the MILP alone after the LP rounds). The knapsack bound is part of every ``highs`` row. All run with one
+(``highs-milp-only``: the MILP alone after the LP rounds), and on the other cases without the gateway tables of
+small slots (``highs-no-tables``). The knapsack bound is part of every ``highs`` row. All run with one
 thread, the same seed and the case's time limit, on the same (instance, slot, start cache) states: chained
 cases follow the states the ``highs`` decisions reach (keep rule ``used``) and give both solvers those.
 Every solve runs in a fresh child process, after a warm-up solve of a tiny slot in that process, so that its
@@ -54,6 +55,8 @@ SOLVERS = {"highs": {"engine": "direct"}, "highs-pyomo": {"engine": "pyomo"}}
 ABLATIONS = {"highs-no-aggregate": {"aggregate": False},
              "highs-no-neighbourhoods": {"aggregate": False, "neighbourhoods": False},
              "highs-milp-only": {"aggregate": False, "pack": False, "neighbourhoods": False}}
+#: ... and without the gateway tables of small slots (``--ablation``, on the other cases).
+SMALL_ABLATIONS = {"highs-no-tables": {"tables": False}}
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,8 @@ FIELDS = ["case", "instance", "slot", "solver", "status", "objective", "bound", 
 def _solve_in_child(args: tuple[str, Instance, int, Cache, float, int]) -> dict[str, Any]:
     solver, inst, slot, cache, limit, seed = args
     _warm_up()  # the child's own first touches of the libraries' pages (copy-on-write) are not the slot's time
-    if solver in ABLATIONS:
-        res = _ablated(inst, slot, cache, limit, seed, **ABLATIONS[solver])
+    if solver in ABLATIONS or solver in SMALL_ABLATIONS:
+        res = _ablated(inst, slot, cache, limit, seed, **{**ABLATIONS, **SMALL_ABLATIONS}[solver])
     else:
         res = PyomoSolver(threads=1, **SOLVERS[solver]).solve(inst, slot, cache, time_limit=limit, seed=seed)
     gap = (res.bound - res.score) / res.score if res.score > 0 else 0.0
@@ -99,7 +102,7 @@ def _solve_in_child(args: tuple[str, Instance, int, Cache, float, int]) -> dict[
 
 
 def _ablated(inst: Instance, slot: int, cache: Cache, limit: float, seed: int, **switches: bool) -> Any:
-    """``highs`` (keep rule ``used``) with some of its large-slot phases switched off."""
+    """``highs`` (keep rule ``used``) with some of its phases switched off."""
     from solvers.exact.highs import apply_keep_rule
 
     started = time.perf_counter()
@@ -119,7 +122,7 @@ def _warm_up() -> None:
 
 def run_case(name: str, case: Case, pool: Any, progress: bool, ablation: bool = False) -> list[dict[str, Any]]:
     rows = []
-    solvers = list(SOLVERS) + (list(ABLATIONS) if ablation and case.large else [])
+    solvers = list(SOLVERS) + (list(ABLATIONS if case.large else SMALL_ABLATIONS) if ablation else [])
     for seed in case.seeds:
         inst = generate_instance(parse_size(case.size), seed=seed, slots=case.slots,
                                  options=GeneratorOptions(scenario=case.scenario))
@@ -154,7 +157,7 @@ def summary(rows: list[dict[str, Any]], cases: dict[str, Case]) -> list[dict[str
     out = []
     for name, case in cases.items():
         base = {(r["instance"], r["slot"]): r for r in rows if r["case"] == name and r["solver"] == "highs-pyomo"}
-        for solver in [*SOLVERS, *ABLATIONS]:
+        for solver in [*SOLVERS, *ABLATIONS, *SMALL_ABLATIONS]:
             part = [r for r in rows if r["case"] == name and r["solver"] == solver]
             if not part:
                 continue
@@ -232,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, help="seconds per slot (overrides the cases')")
     parser.add_argument("-o", "--output", default="results/bench_exact_speed.csv", help="CSV of all rows")
     parser.add_argument("--ablation", action="store_true",
-                        help="also run highs without its large-slot phases on the large scarce cases")
+                        help="also run highs without its large-slot phases on the large scarce cases, and "
+                             "without the gateway tables on the others")
     parser.add_argument("--oracle", action="store_true", help="only time the oracle's two duals (module doc)")
     parser.add_argument("--quiet", action="store_true", help="no per-slot lines")
     args = parser.parse_args(argv)

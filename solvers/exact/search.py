@@ -13,7 +13,10 @@ The algorithm is the one of :mod:`solvers.exact.highs` (docs/exact.md, section 3
    :mod:`solvers.exact.packing` and the neighbourhood search of :mod:`solvers.exact.neighbourhood`;
 4. every incumbent HiGHS meets is judged the moment it is met; one the oracle rejects stops the MILP at once
    (its value would prune the tree against a false bound), its cut goes in and the MILP is solved again,
-   the best true incumbent as MIP start.
+   the best true incumbent as MIP start;
+5. on small slots (two gateways, at most :data:`TABLE_TASKS` tasks) the MILP gives way to the gateway tables of
+   :mod:`solvers.exact.tables`: every assignment above a falling threshold, judged best first; where the caches
+   bind (:func:`caches_bind`) they run first, before any LP.
 
 The bound is, as before, the least of the LP and MILP bounds, each a bound on a relaxation of the slot
 problem (valid cuts only), raised to the values of excluded knife-edge assignments.
@@ -34,6 +37,7 @@ from solvers.exact.neighbourhood import improve
 from solvers.exact.oa import ROOT_SEPARATION_TOL, Incumbent, OaRounds, relative_gap
 from solvers.exact.options import SlotOptions, slot_options, trivial_bound
 from solvers.exact.oracle import FEASIBLE, INFEASIBLE, UNCERTAIN, schedule_decision, solve_dual
+from solvers.exact.tables import TableSearch
 from tadp.decision import Decision
 from tadp.instance import Cache, Instance
 
@@ -53,6 +57,12 @@ NEIGHBOURHOOD_SHARE = 0.85
 #: ... and before them, the levels-then-sites heuristic of :mod:`solvers.exact.aggregate` may take up to this
 #: share (0.8 s per split at 100x35, up to three splits there; the first MILP phase gets what it leaves).
 AGGREGATE_SHARE = 0.2
+#: Slots of at most this many tasks are searched by gateway tables (:mod:`solvers.exact.tables`) after the LP
+#: rounds, from their bound; those whose caches bind (:func:`caches_bind`) also before, for at most this many
+#: thresholds and pairs weighed (the tables keep the caches exactly, the LP does not).
+TABLE_TASKS = 24
+FIRST_THRESHOLDS = 4
+FIRST_WEIGHED = 50_000
 
 
 @dataclass(eq=False)
@@ -220,6 +230,14 @@ class DirectSearch:
         return decision, status, self.best.value, bound
 
 
+def caches_bind(opts: SlotOptions) -> bool:
+    """True when the caches, even added up, cannot hold a model of every task at its best accuracy (then no
+    assignment serves every task at its best: the caches bind)."""
+    value, size, capacity = cache_knapsack(opts)
+    best = np.argmax(value, axis=1)
+    return bool(size[np.arange(len(best)), best].sum() > capacity)
+
+
 def rounded_incumbent(search: DirectSearch) -> None:
     """Judge the LP point's integral part, then add its fractional choices one task at a time (largest
     weight first) while the caches and every cut in the model still hold and the oracle accepts."""
@@ -244,12 +262,13 @@ def rounded_incumbent(search: DirectSearch) -> None:
 
 def solve_slot_direct(inst: Instance, slot: int, cache: Cache, *, time_limit: float, mip_gap: float = 1e-6,
                       threads: int | None = None, seed: int = 0, started: float | None = None,
-                      aggregate: bool = True, pack: bool = True, neighbourhoods: bool = True
+                      aggregate: bool = True, pack: bool = True, neighbourhoods: bool = True, tables: bool = True
                       ) -> tuple[Decision, str, float, float, dict[str, Any]]:
     """The slot's optimum by outer approximation on the direct model (module doc): the best true incumbent's
-    decision (no keep flags), status, objective, a valid bound and the counters. ``aggregate``, ``pack`` and
-    ``neighbourhoods`` switch the large-slot phases off (``benchmarks/bench_exact_speed.py --ablation``
-    measures what each brings); the answer's guarantees do not depend on them."""
+    decision (no keep flags), status, objective, a valid bound and the counters. ``tables`` switches the
+    small-slot search off, ``aggregate``, ``pack`` and ``neighbourhoods`` the large-slot phases
+    (``benchmarks/bench_exact_speed.py --ablation`` measures what each brings); the answer's guarantees do not
+    depend on them."""
     started = time.perf_counter() if started is None else started
     deadline = started + time_limit
     opts = slot_options(inst, slot, cache)
@@ -263,6 +282,15 @@ def solve_slot_direct(inst: Instance, slot: int, cache: Cache, *, time_limit: fl
     model = DirectModel(inst, opts, threads=threads, seed=seed)
     search = DirectSearch(model, deadline, OaRounds(mip_gap), bound)
     info["build_s"] = time.perf_counter() - started
+    small = tables and opts.n_tasks <= TABLE_TASKS
+    bind = small and caches_bind(opts)
+    table = TableSearch.build(search, inst) if bind else None
+    if table is not None:  # caches that cannot hold every task's best model: the tables first, before any LP
+        info["tables"] = table.run(deadline, FIRST_THRESHOLDS, FIRST_WEIGHED)
+        search.flush()
+        if search.proven():
+            decision, status, value, bound = search.solution(info)
+            return decision, status, value, bound, info
     search.tighten()
     info["root_s"] = time.perf_counter() - started
     rounded_incumbent(search)
@@ -280,6 +308,11 @@ def solve_slot_direct(inst: Instance, slot: int, cache: Cache, *, time_limit: fl
     if large_cold and aggregate and not search.proven():
         info["aggregate"] = aggregate_incumbent(search, inst, started + AGGREGATE_SHARE * time_limit)
         search.flush()
+    if small and not search.proven():  # the tables (again), from the LP's bound down to the rounded incumbent
+        table = table if bind else TableSearch.build(search, inst)
+        if table is not None:
+            info["tables"] = table.run(deadline)
+            search.flush()
     if search.proven():
         search.oa.status = "optimal"
     elif large_cold:

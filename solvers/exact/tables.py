@@ -8,7 +8,8 @@ knapsacks holding two to five models each. The slot is small enough to be writte
    one option each) whose models fit every cache, with its value (sum of accuracies), the bits it places per
    cache, and its load on every resource cut met so far (the sum of its options' costs at the cut's prices).
    A gateway's own cache holds only its tasks' models, so most combinations are discarded here. A slot with more
-   than :data:`MAX_TABLES` gateways, or a table over :data:`MAX_TABLE` rows, is left to the MILP.
+   than :data:`MAX_TABLES` gateways, or a gateway with more than :data:`MAX_TABLE` combinations, is left to the
+   MILP.
 2. **Candidates above a threshold tau** (:func:`candidates`). The two tables are merged into the full assignments
    worth tau or more that fit the edge cache and every cut. Only the edge cache is shared, so the second
    table's rows are put in buckets by their edge bits, each sorted by value: a row of the first is paired only
@@ -47,8 +48,9 @@ if TYPE_CHECKING:  # the search drives this module; no import cycle at run time
 #: Most gateways (two tables merge exactly by edge bits; three or more would need a bound on the tables still to
 #: merge, and the merged tables grow: docs/measurements.md).
 MAX_TABLES = 2
-#: Most rows of one gateway's table.
-MAX_TABLE = 10_000
+#: Most combinations of one gateway's tasks' choices (counted before the caches prune any: two gateways of 6 tasks
+#: with four options each, 15,625).
+MAX_TABLE = 30_000
 #: Pairs a threshold aims to weigh; most pairs weighed in all thresholds of a search; most candidates judged.
 CHUNK = 20_000
 MAX_WEIGHED = 200_000
@@ -92,7 +94,8 @@ class Table:
 
 def gateway_tables(opts: SlotOptions, inst: Instance) -> list[Table] | None:
     """Step 1 of the module doc, before any cut: two tables (the second with one empty row when the slot has one
-    gateway with tasks), or None when a table would exceed :data:`MAX_TABLE` rows or no task has an option."""
+    gateway with tasks), or None when a gateway's tasks have more than :data:`MAX_TABLE` combinations, more than
+    :data:`MAX_TABLES` gateways have tasks, or no task has an option."""
     g_count = opts.n_gateways
     free = opts.cache_free * (1 + CACHE_SLACK)
     placed = np.zeros((opts.n_options, g_count + 1))
@@ -103,6 +106,8 @@ def gateway_tables(opts: SlotOptions, inst: Instance) -> list[Table] | None:
     served = [tasks for tasks in served if len(tasks)]
     if not served or len(served) > MAX_TABLES:
         return None
+    if any(np.prod([len(opts.options_of(j)) + 1.0 for j in tasks]) > MAX_TABLE for tasks in served):
+        return None  # every combination counted before the caches prune any: no table is built in vain
     tables = []
     for tasks in served:
         chosen, value, bits = np.zeros((1, 0), int), np.zeros(1), np.zeros((1, g_count + 1))
@@ -114,8 +119,6 @@ def gateway_tables(opts: SlotOptions, inst: Instance) -> list[Table] | None:
             bits = np.repeat(bits, k, axis=0) + np.tile(np.where(choices[:, None] >= 0, placed[choices], 0.0), (n, 1))
             fits = (bits <= free).all(axis=1)
             chosen, value, bits = chosen[fits], value[fits], bits[fits]
-            if len(value) > MAX_TABLE:
-                return None
         tables.append(Table(tasks, chosen, value, bits, np.zeros((len(value), 0))))
     if len(tables) == 1:
         tables.append(Table(np.zeros(0, int), np.zeros((1, 0), int), np.zeros(1), np.zeros((1, g_count + 1)),

@@ -65,7 +65,7 @@ def test_tables_are_left_to_the_milp_beyond_two_gateways_or_their_size(monkeypat
     inst, _, opts = _slot([2, 2, 2], 7)
     assert tables.gateway_tables(opts, inst) is None
     inst, _, opts = _slot([5, 5], 8)
-    monkeypatch.setattr(tables, "MAX_TABLE", 50)
+    monkeypatch.setattr(tables, "MAX_TABLE", 5**5 - 1)  # five tasks of four options: 3,125 combinations
     assert tables.gateway_tables(opts, inst) is None
 
 

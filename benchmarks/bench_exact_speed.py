@@ -89,8 +89,9 @@ FIELDS = ["case", "instance", "slot", "solver", "status", "objective", "bound", 
 def _solve_in_child(args: tuple[str, Instance, int, Cache, float, int]) -> dict[str, Any]:
     solver, inst, slot, cache, limit, seed = args
     _warm_up()  # the child's own first touches of the libraries' pages (copy-on-write) are not the slot's time
-    if solver in ABLATIONS or solver in SMALL_ABLATIONS:
-        res = _ablated(inst, slot, cache, limit, seed, **{**ABLATIONS, **SMALL_ABLATIONS}[solver])
+    switches = {**ABLATIONS, **SMALL_ABLATIONS}.get(solver)
+    if switches is not None:
+        res = _ablated(inst, slot, cache, limit, seed, **switches)
     else:
         res = PyomoSolver(threads=1, **SOLVERS[solver]).solve(inst, slot, cache, time_limit=limit, seed=seed)
     gap = (res.bound - res.score) / res.score if res.score > 0 else 0.0

@@ -86,10 +86,15 @@ class Table:
         """The rows within every one of ``cuts`` (costs per option, "none" last), their loads appended."""
         if not cuts:
             return self
-        load = np.column_stack([cut[self.chosen].sum(axis=1) for cut in cuts])
+        load = _loads(self.chosen, cuts)
         keep = (load <= 1 + CUT_SLACK).all(axis=1)
         return Table(self.tasks, self.chosen[keep], self.value[keep], self.bits[keep],
                      np.hstack([self.load[keep], load[keep]]))
+
+
+def _loads(chosen: np.ndarray, cuts: list[np.ndarray]) -> np.ndarray:
+    """(rows, cuts): each row's load on each cut, the sum of its options' costs ("none", index -1, costs 0)."""
+    return np.column_stack([cut[chosen].sum(axis=1) for cut in cuts])
 
 
 def gateway_tables(opts: SlotOptions, inst: Instance) -> list[Table] | None:
@@ -243,10 +248,10 @@ class TableSearch:
         max_weighed = min(MAX_WEIGHED, max_weighed or MAX_WEIGHED)
         info.pop("stopped", None)
         floor = search.best.value * n
-        high = search.upper() * n + SUM_SLACK  # nothing worth more is feasible
         self._take_cuts()
         self._apply_cuts()
-        top = min(high, _top(self.tables, self.free) + SUM_SLACK)
+        # nothing worth more than the search's bound is feasible, no candidate is worth more than _top
+        top = min(search.upper() * n, _top(self.tables, self.free)) + SUM_SLACK
         step, rounds = max(top * FIRST_STEP, 1e-9), 0
         while time.perf_counter() < deadline and not search.proven():
             if max_thresholds is not None and rounds >= max_thresholds:
@@ -262,7 +267,7 @@ class TableSearch:
             info["pairs"] += weighed
             info["thresholds"] += 1
             rounds += 1
-            alive = found.value < high
+            alive = found.value < top  # those worth more were judged at an earlier threshold
             info["candidates"] += int(alive.sum())
             if self._judge_best(found, alive) or "stopped" in info:
                 return info
@@ -271,7 +276,7 @@ class TableSearch:
             if least <= floor:
                 break  # the incumbent was a candidate; it cannot have been rejected
             self._apply_cuts()
-            high = top = least + SUM_SLACK
+            top = least + SUM_SLACK
             step *= 4
         return info
 
@@ -292,8 +297,9 @@ class TableSearch:
             if search.judge(chosen) == FEASIBLE:
                 search.bound = min(search.bound, found.value[row] / search.opts.n_tasks)  # all better were rejected
                 return True
-            for cut in self._take_cuts():
-                alive &= cut[found.chosen].sum(axis=1) <= 1 + CUT_SLACK
+            new = self._take_cuts()
+            if new:
+                alive &= (_loads(found.chosen, new) <= 1 + CUT_SLACK).all(axis=1)
         return False
 
 

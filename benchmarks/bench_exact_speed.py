@@ -12,7 +12,8 @@ interface, the algorithm of docs/exact.md, section 3, as it was before the fast 
 on the large scarce cases, also ``highs`` without the levels-then-sites heuristic (``highs-no-aggregate``),
 without the neighbourhood search as well (``highs-no-neighbourhoods``) and without the packing either
 (``highs-milp-only``: the MILP alone after the LP rounds), and on the other cases without the gateway tables of
-small slots (``highs-no-tables``). The knapsack bound is part of every ``highs`` row. All run with one
+small slots (``highs-no-tables``) and without the CP-SAT master of mid-size slots (``highs-no-cpsat``: HiGHS
+solves every MILP). The knapsack bound is part of every ``highs`` row. All run with one
 thread, the same seed and the case's time limit, on the same (instance, slot, start cache) states: chained
 cases follow the states the ``highs`` decisions reach (keep rule ``used``) and give both solvers those.
 Every solve runs in a fresh child process, after a warm-up solve of a tiny slot in that process, so that its
@@ -55,8 +56,9 @@ SOLVERS = {"highs": {"engine": "direct"}, "highs-pyomo": {"engine": "pyomo"}}
 ABLATIONS = {"highs-no-aggregate": {"aggregate": False},
              "highs-no-neighbourhoods": {"aggregate": False, "neighbourhoods": False},
              "highs-milp-only": {"aggregate": False, "pack": False, "neighbourhoods": False}}
-#: ... and without the gateway tables of small slots (``--ablation``, on the other cases).
-SMALL_ABLATIONS = {"highs-no-tables": {"tables": False}}
+#: ... and without the gateway tables of small slots or the CP-SAT master of mid-size ones (``--ablation``, on the
+#: other cases).
+SMALL_ABLATIONS = {"highs-no-tables": {"tables": False}, "highs-no-cpsat": {"cpsat": False}}
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", default="results/bench_exact_speed.csv", help="CSV of all rows")
     parser.add_argument("--ablation", action="store_true",
                         help="also run highs without its large-slot phases on the large scarce cases, and "
-                             "without the gateway tables on the others")
+                             "without the gateway tables or the CP-SAT master on the others")
     parser.add_argument("--oracle", action="store_true", help="only time the oracle's two duals (module doc)")
     parser.add_argument("--quiet", action="store_true", help="no per-slot lines")
     args = parser.parse_args(argv)

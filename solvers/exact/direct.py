@@ -115,6 +115,10 @@ class DirectModel:
             h.setOptionValue(key, value)
         rows = model_rows(inst, opts)
         self.row_names = [r.name for r in rows]  # the first rows' names (cuts follow)
+        self.rows = list(rows)  # every row, cuts included (for the CP-SAT master)
+        self.seed = seed
+        self.master = "highs"  # the MILP's solver: "highs", or "cpsat" (:mod:`solvers.exact.master_cpsat`)
+        self._lower, self._upper = np.zeros(self.n_cols), np.ones(self.n_cols)
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = self.n_cols, len(rows)
         lp.col_cost_ = opts.accuracy / opts.n_tasks
@@ -147,6 +151,7 @@ class DirectModel:
 
         self.highs.addRow(-highspy.kHighsInf, row.upper, len(row.columns), row.columns.astype(np.int32),
                           row.coefs.astype(float))
+        self.rows.append(row)
 
     def add_cut(self, prices: np.ndarray) -> bool:
         """Add the resource cut of ``prices``; False when no option has a cost (nothing added)."""
@@ -176,6 +181,8 @@ class DirectModel:
 
     def fix(self, lower: np.ndarray, upper: np.ndarray) -> None:
         """Column bounds (a sub-MIP fixes columns; ``fix(0, 1)`` frees them all again)."""
+        self._lower = np.broadcast_to(np.asarray(lower, float), (self.n_cols,)).copy()
+        self._upper = np.broadcast_to(np.asarray(upper, float), (self.n_cols,)).copy()
         self.highs.changeColsBounds(self.n_cols, self._columns, np.asarray(lower, float), np.asarray(upper, float))
 
     def _incumbent(self, event: object) -> None:
@@ -192,8 +199,17 @@ class DirectModel:
               rescheduled: bool = False) -> MipRun:
         """Solve as it stands (LP or MILP, :meth:`set_integrality`) within ``time_limit`` s. ``start``: a 0/1
         MIP start; ``on_incumbent(x)`` sees every incumbent HiGHS meets and returns False to stop the solve
-        (status ``interrupted``)."""
+        (status ``interrupted``). A MILP goes to CP-SAT instead when :attr:`master` says so (``node_limit``
+        then counts nothing)."""
         import highspy
+
+        if self._integer and self.master == "cpsat":
+            from solvers.exact.master_cpsat import solve_master
+
+            status, objective, bound, values, nodes, found = solve_master(
+                self.rows, self.costs, self.opts.n_tasks, time_limit=time_limit, mip_gap=mip_gap, start=start,
+                on_incumbent=on_incumbent, lower=self._lower, upper=self._upper, threads=self.threads, seed=self.seed)
+            return MipRun(status, objective, bound, values, nodes, found)
 
         h = self.highs
         ends = time.perf_counter() + time_limit

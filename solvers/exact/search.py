@@ -16,7 +16,9 @@ The algorithm is the one of :mod:`solvers.exact.highs` (docs/exact.md, section 3
    the best true incumbent as MIP start;
 5. on small slots (two gateways, at most :data:`TABLE_TASKS` tasks) the MILP gives way to the gateway tables of
    :mod:`solvers.exact.tables`: every assignment above a falling threshold, judged best first; where the caches
-   bind (:func:`caches_bind`) they run first, before any LP.
+   bind (:func:`caches_bind`) they run first, before any LP;
+6. on mid-size slots (three gateways or more, up to :data:`CPSAT_TASKS` tasks) the MILP rounds are solved by CP-SAT
+   (:mod:`solvers.exact.master_cpsat`) on the same rows, rounded outward to integers.
 
 The bound is, as before, the least of the LP and MILP bounds, each a bound on a relaxation of the slot
 problem (valid cuts only), raised to the values of excluded knife-edge assignments.
@@ -63,6 +65,11 @@ AGGREGATE_SHARE = 0.2
 TABLE_TASKS = 24
 FIRST_THRESHOLDS = 4
 FIRST_WEIGHED = 50_000
+#: Slots of at least this many gateways and at most this many tasks solve their MILP rounds with CP-SAT
+#: (:mod:`solvers.exact.master_cpsat`): 1.5-3x faster than HiGHS in total on cold 3x10 to 6x10 scarce slots,
+#: slower on 2x15 and on warm 10x35 slots (docs/measurements.md, session 23).
+CPSAT_GATEWAYS = 3
+CPSAT_TASKS = 60
 
 
 @dataclass(eq=False)
@@ -262,11 +269,12 @@ def rounded_incumbent(search: DirectSearch) -> None:
 
 def solve_slot_direct(inst: Instance, slot: int, cache: Cache, *, time_limit: float, mip_gap: float = 1e-6,
                       threads: int | None = None, seed: int = 0, started: float | None = None,
-                      aggregate: bool = True, pack: bool = True, neighbourhoods: bool = True, tables: bool = True
-                      ) -> tuple[Decision, str, float, float, dict[str, Any]]:
+                      aggregate: bool = True, pack: bool = True, neighbourhoods: bool = True, tables: bool = True,
+                      cpsat: bool = True) -> tuple[Decision, str, float, float, dict[str, Any]]:
     """The slot's optimum by outer approximation on the direct model (module doc): the best true incumbent's
     decision (no keep flags), status, objective, a valid bound and the counters. ``tables`` switches the
-    small-slot search off, ``aggregate``, ``pack`` and ``neighbourhoods`` the large-slot phases
+    small-slot search off, ``cpsat`` the CP-SAT master of mid-size slots, ``aggregate``, ``pack`` and
+    ``neighbourhoods`` the large-slot phases
     (``benchmarks/bench_exact_speed.py --ablation`` measures what each brings); the answer's guarantees do not
     depend on them."""
     started = time.perf_counter() if started is None else started
@@ -283,6 +291,8 @@ def solve_slot_direct(inst: Instance, slot: int, cache: Cache, *, time_limit: fl
     search = DirectSearch(model, deadline, OaRounds(mip_gap), bound)
     info["build_s"] = time.perf_counter() - started
     small = tables and opts.n_tasks <= TABLE_TASKS
+    if cpsat and opts.n_gateways >= CPSAT_GATEWAYS and opts.n_tasks <= CPSAT_TASKS:
+        model.master = info["master"] = "cpsat"
     bind = small and caches_bind(opts)
     table = TableSearch.build(search, inst) if bind else None
     if table is not None:  # caches that cannot hold every task's best model: the tables first, before any LP
@@ -329,4 +339,4 @@ def solve_slot_direct(inst: Instance, slot: int, cache: Cache, *, time_limit: fl
     return decision, status, value, bound, info
 
 
-__all__ = ["ROOT_ROUNDS", "SEPARATION_GAP", "DirectSearch", "rounded_incumbent", "solve_slot_direct"]
+__all__ = ["CPSAT_GATEWAYS", "CPSAT_TASKS", "ROOT_ROUNDS", "SEPARATION_GAP", "DirectSearch", "rounded_incumbent", "solve_slot_direct"]

@@ -53,3 +53,17 @@ def decoder_instances() -> list[Instance]:
         generate_instance([2, 2], seed=4, slots=4, options=GeneratorOptions(scenario="paper")),
         interleaved,
     ]
+
+
+def assert_proves(inst: Instance, cache: Cache, truth: float, **switches: bool) -> dict:
+    """``solve_slot_direct`` on slot 0 with ``switches``: it proves the optimum ``truth`` (1e-9) with a bound that
+    holds; its info."""
+    import pytest
+
+    from solvers.exact.search import solve_slot_direct
+
+    _, status, value, bound, info = solve_slot_direct(inst, 0, cache, time_limit=60.0, threads=1, **switches)
+    assert status == "optimal", info
+    assert value == pytest.approx(truth, abs=1e-9)
+    assert bound >= truth - 1e-9
+    return info

@@ -7,6 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
+from helpers import assert_proves
 
 from solvers.exact.direct import Row
 from solvers.exact.enumerate import enumerate_optimum
@@ -99,10 +100,7 @@ def test_the_search_with_the_cpsat_master_proves_the_enumerated_optimum(counts, 
     cache = inst.initial_cache
     truth = enumerate_optimum(inst, 0, cache).value
     for use in (True, False):
-        _, status, value, bound, info = solve_slot_direct(inst, 0, cache, time_limit=60.0, threads=1, cpsat=use)
-        assert status == "optimal", info
-        assert value == pytest.approx(truth, abs=1e-9)
-        assert bound >= truth - 1e-9
+        info = assert_proves(inst, cache, truth, cpsat=use)
         assert info["options"] > 0 and info.get("master") == ("cpsat" if use else None)
 
 

@@ -5,7 +5,9 @@ and for any Pyomo MIP solver). The fast solve path builds *the same rows* straig
 arrays through ``highspy``: :func:`model_rows` lists them in the Pyomo model's order (the test
 ``tests/solvers/exact/test_direct.py`` holds the two models equal), and :class:`DirectModel` holds them
 in one ``highspy.Highs`` object that is solved again and again as cuts arrive, as an LP (binaries
-relaxed) or as a MILP, with a MIP start and a callback on every incumbent HiGHS meets.
+relaxed) or as a MILP, with a MIP start and a callback on every incumbent HiGHS meets. It keeps its rows in
+Python too (:attr:`DirectModel.rows`), so that its MILP can go to CP-SAT instead
+(:mod:`solvers.exact.master_cpsat`, :attr:`DirectModel.master`).
 
 Rows (all ``<=``; columns are the binaries ``choose[o]``, objective eq. (11) ``sum_o U_o / N choose[o]``):
 ``one_site[j]`` (C2), ``one_model[j, site]`` (C3), ``gateway_cache[i]``, ``edge_cache`` (C6, in units of

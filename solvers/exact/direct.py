@@ -185,7 +185,7 @@ class DirectModel:
         """Column bounds (a sub-MIP fixes columns; ``fix(0, 1)`` frees them all again)."""
         self._lower = np.broadcast_to(np.asarray(lower, float), (self.n_cols,)).copy()
         self._upper = np.broadcast_to(np.asarray(upper, float), (self.n_cols,)).copy()
-        self.highs.changeColsBounds(self.n_cols, self._columns, np.asarray(lower, float), np.asarray(upper, float))
+        self.highs.changeColsBounds(self.n_cols, self._columns, self._lower, self._upper)
 
     def _incumbent(self, event: object) -> None:
         sol = np.asarray(event.data_out.mip_solution)[: self.n_cols].copy()

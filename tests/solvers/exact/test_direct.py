@@ -18,6 +18,16 @@ from tadp.generator import GeneratorOptions, generate_instance, scenario_options
 
 def _lp_rows(lp) -> list[tuple]:
     """The rows of a HighsLp as sorted (upper, columns, coefficients) tuples, to compare as multisets."""
+    return sorted(_lp_row_tuples(lp))
+
+
+def _row_tuple(upper: float, entries: list[tuple[int, float]]) -> tuple:
+    cols = sorted(entries)
+    return (round(float(upper), 12), tuple(c for c, _ in cols), tuple(round(float(v), 12) for _, v in cols))
+
+
+def _lp_row_tuples(lp) -> list[tuple]:
+    """The rows of a HighsLp as (upper, columns, coefficients) tuples, in the model's order."""
     a = lp.a_matrix_
     n_rows = lp.num_row_
     entries: list[list[tuple[int, float]]] = [[] for _ in range(n_rows)]
@@ -29,12 +39,7 @@ def _lp_rows(lp) -> list[tuple]:
     else:
         for row in range(n_rows):
             entries[row] = [(int(index[k]), float(value[k])) for k in range(start[row], start[row + 1])]
-    out = []
-    for row in range(n_rows):
-        cols = sorted(entries[row])
-        out.append((round(float(lp.row_upper_[row]), 12), tuple(c for c, _ in cols),
-                    tuple(round(float(v), 12) for _, v in cols)))
-    return sorted(out)
+    return [_row_tuple(lp.row_upper_[row], entries[row]) for row in range(n_rows)]
 
 
 @pytest.mark.parametrize(("counts", "seed", "scale", "warm"),
@@ -63,6 +68,19 @@ def test_direct_model_equals_pyomo_model(counts, seed, scale, warm) -> None:
     assert np.array_equal(np.asarray(ours.col_upper_), np.asarray(theirs.col_upper_))
     assert all(r <= -1e20 for r in theirs.row_lower_) and all(r <= -1e20 for r in ours.row_lower_)
     assert _lp_rows(ours) == _lp_rows(theirs)
+
+
+def test_the_rows_kept_for_cpsat_are_the_highs_model() -> None:
+    """The rows a DirectModel keeps in Python (what the CP-SAT master gets, solvers/exact/master_cpsat.py) stay
+    the rows of its HiGHS model, in order, as cuts and no-good cuts are added."""
+    inst = generate_instance([3, 3, 3], seed=3, slots=1, options=GeneratorOptions(resource_scale=0.3))
+    opts = slot_options(inst, 0, inst.initial_cache)
+    model = DirectModel(inst, opts, threads=1, seed=0)
+    assert model.add_cut(np.random.default_rng(0).uniform(0.1, 1.0, opts.n_pools))
+    model.add_no_good(np.array([0, 3]))
+    kept = [_row_tuple(row.upper, list(zip(row.columns.tolist(), row.coefs.tolist(), strict=True)))
+            for row in model.rows]
+    assert kept == _lp_row_tuples(model.highs.getLp())
 
 
 def _solve_the_slot_that_hung(queue) -> None:

@@ -110,27 +110,3 @@ def test_the_cpsat_master_is_for_slots_of_three_gateways_and_more() -> None:
         info = solve_slot_direct(inst, 0, inst.initial_cache, time_limit=2.0, threads=1)[4]  # routed at the start
         assert info.get("master") == want, counts
 
-
-def test_the_rows_kept_for_cpsat_are_the_highs_model() -> None:
-    """The rows a DirectModel keeps in Python (what CP-SAT gets) stay the rows of its HiGHS model as cuts and
-    no-good cuts are added."""
-    from solvers.exact.direct import DirectModel
-    from solvers.exact.options import slot_options
-
-    inst = generate_instance([3, 3, 3], seed=3, slots=1, options=GeneratorOptions(resource_scale=0.3))
-    opts = slot_options(inst, 0, inst.initial_cache)
-    model = DirectModel(inst, opts, threads=1, seed=0)
-    assert model.add_cut(np.random.default_rng(0).uniform(0.1, 1.0, opts.n_pools))
-    model.add_no_good(np.array([0, 3]))
-    lp = model.highs.getLp()
-    dense = np.zeros((lp.num_row_, lp.num_col_))
-    start, index, value = (np.asarray(a) for a in (lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_))
-    rowwise = str(lp.a_matrix_.format_).endswith("kRowwise")
-    for outer in range(lp.num_row_ if rowwise else lp.num_col_):
-        for k in range(start[outer], start[outer + 1]):
-            dense[(outer, index[k]) if rowwise else (index[k], outer)] = value[k]
-    assert len(model.rows) == lp.num_row_
-    for r, row in enumerate(model.rows):
-        want = np.zeros(lp.num_col_)
-        want[row.columns] = row.coefs
-        assert np.allclose(dense[r], want) and row.upper == pytest.approx(lp.row_upper_[r])

@@ -208,10 +208,9 @@ class DirectModel:
         if self._integer and self.master == "cpsat":
             from solvers.exact.master_cpsat import solve_master
 
-            status, objective, bound, values, nodes, found = solve_master(
-                self.rows, self.costs, self.opts.n_tasks, time_limit=time_limit, mip_gap=mip_gap, start=start,
-                on_incumbent=on_incumbent, lower=self._lower, upper=self._upper, threads=self.threads, seed=self.seed)
-            return MipRun(status, objective, bound, values, nodes, found)
+            return solve_master(self.rows, self.costs, self.opts.n_tasks, time_limit=time_limit, mip_gap=mip_gap,
+                                start=start, on_incumbent=on_incumbent, lower=self._lower, upper=self._upper,
+                                threads=self.threads, seed=self.seed)
 
         h = self.highs
         ends = time.perf_counter() + time_limit

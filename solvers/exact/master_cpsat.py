@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
+from solvers.exact.direct import MipRun
+
 #: Rows are scaled by this and rounded outward (module doc).
 ROW_SCALE = 10**6
 #: The objective (eq. 11, accuracies / N) is scaled by this and rounded to the nearest integer.
@@ -51,11 +53,12 @@ def scaled_row(columns: np.ndarray, coefs: np.ndarray, upper: float) -> tuple[li
 def solve_master(rows: Sequence[Any], costs: np.ndarray, n_tasks: int, *, time_limit: float, mip_gap: float,
                  start: np.ndarray | None, on_incumbent: Callable[[np.ndarray], bool] | None,
                  lower: np.ndarray | None = None, upper: np.ndarray | None = None, threads: int | None = None,
-                 seed: int = 0) -> tuple[str, float | None, float | None, np.ndarray | None, int, list[np.ndarray]]:
+                 seed: int = 0) -> MipRun:
     """Maximise ``costs @ x`` over 0/1 ``x`` (column bounds ``lower``/``upper``) subject to ``rows`` (objects
-    with ``columns``, ``coefs``, ``upper``), by CP-SAT within ``time_limit`` s: (status, objective, bound,
-    values, branches, incumbents), the status one of ``optimal``, ``time_limit``, ``interrupted``,
-    ``infeasible``, ``error`` as :meth:`solvers.exact.direct.DirectModel.solve` reports them."""
+    with ``columns``, ``coefs``, ``upper``), by CP-SAT within ``time_limit`` s, as
+    :meth:`solvers.exact.direct.DirectModel.solve` reports a MILP: status (``optimal``, ``time_limit``,
+    ``interrupted``, ``infeasible``, ``error``), objective, bound, values, CP-SAT's branches as nodes, and every
+    incumbent met."""
     n = len(costs)
     lower = np.zeros(n) if lower is None else np.asarray(lower, float)
     upper = np.ones(n) if upper is None else np.asarray(upper, float)
@@ -87,7 +90,7 @@ def solve_master(rows: Sequence[Any], costs: np.ndarray, n_tasks: int, *, time_l
     if status in ("optimal", "time_limit") and math.isfinite(solver.best_objective_bound):
         bound = (solver.best_objective_bound + n_tasks / 2) / OBJECTIVE_SCALE
     objective_value = float(np.asarray(costs, float) @ values) if values is not None else None
-    return status, objective_value, bound, values, int(solver.num_branches), watcher.found
+    return MipRun(status, objective_value, bound, values, int(solver.num_branches), watcher.found)
 
 
 #: CP-SAT's answers as :class:`solvers.exact.direct.MipRun` statuses (UNKNOWN: the time ran out before any

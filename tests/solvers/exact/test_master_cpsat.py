@@ -53,8 +53,8 @@ def _brute_force(rows: list[Row], costs: np.ndarray) -> float:
 def test_the_master_finds_the_brute_force_optimum_with_a_valid_bound(seed: int) -> None:
     rows, costs, n_tasks = _knapsacks(seed)
     truth = _brute_force(rows, costs)
-    status, value, bound, values, _, found = solve_master(rows, costs, n_tasks, time_limit=30.0, mip_gap=0.0,
-                                                          start=None, on_incumbent=None)
+    run = solve_master(rows, costs, n_tasks, time_limit=30.0, mip_gap=0.0, start=None, on_incumbent=None)
+    status, value, bound, values, found = run.status, run.objective, run.bound, run.values, run.incumbents
     assert status == "optimal" and found
     assert value == pytest.approx(truth, abs=1e-9) and value == pytest.approx(costs @ values, abs=1e-12)
     assert truth - 1e-12 <= bound <= truth + n_tasks / 1e9 + 1e-12  # the objective's rounding, added back
@@ -65,14 +65,15 @@ def test_the_master_finds_the_brute_force_optimum_with_a_valid_bound(seed: int) 
 def test_the_callback_stops_the_master_and_a_start_changes_nothing() -> None:
     rows, costs, n_tasks = _knapsacks(5)
     seen = []
-    status, _, bound, values, _, found = solve_master(rows, costs, n_tasks, time_limit=30.0, mip_gap=0.0, start=None,
-                                                      on_incumbent=lambda x: bool(seen.append(x)))
+    run = solve_master(rows, costs, n_tasks, time_limit=30.0, mip_gap=0.0, start=None,
+                       on_incumbent=lambda x: bool(seen.append(x)))
+    status, bound, values, found = run.status, run.bound, run.values, run.incumbents
     assert status == "interrupted" and len(seen) == len(found) == 1 and bound is None
     assert np.array_equal(values, seen[0])
     start = np.zeros(len(costs))
     start[0] = 1.0  # one task served: meets every row
-    status, value, _, _, _, _ = solve_master(rows, costs, n_tasks, time_limit=30.0, mip_gap=0.0, start=start,
-                                             on_incumbent=None)
+    run = solve_master(rows, costs, n_tasks, time_limit=30.0, mip_gap=0.0, start=start, on_incumbent=None)
+    status, value = run.status, run.objective
     assert status == "optimal" and value == pytest.approx(_brute_force(rows, costs), abs=1e-9)
 
 
@@ -81,8 +82,9 @@ def test_fixed_columns_hold() -> None:
     lower, upper = np.zeros(len(costs)), np.ones(len(costs))
     upper[::2] = 0.0  # every task's first option off
     lower[1] = 1.0
-    status, _, _, values, _, _ = solve_master(rows, costs, n_tasks, time_limit=30.0, mip_gap=0.0, start=None,
-                                              on_incumbent=None, lower=lower, upper=upper)
+    run = solve_master(rows, costs, n_tasks, time_limit=30.0, mip_gap=0.0, start=None, on_incumbent=None,
+                       lower=lower, upper=upper)
+    status, values = run.status, run.values
     assert status == "optimal" and values[1] == 1.0 and not values[::2].any()
 
 
